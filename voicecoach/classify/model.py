@@ -1,0 +1,310 @@
+"""The coaching classifier: a fine-tuned MiniLM sentence encoder in onnxruntime.
+
+One ONNX graph reads "peer [SEP] trainee" and gives a probability for each text label (all
+rubric labels but ``interruption``) plus ``backchannel`` (is the trainee turn only a
+listening noise such as "mm-hm"). ``interruption`` comes from a small timing head over the
+gap, the overlap, whether the peer had finished, and that backchannel probability.
+
+Evidence for a flag is found by occlusion: the words whose removal lowers the flag's
+probability most. Suggestions come from the curated bank in ``assets/suggestions.json``,
+picked by how close their situation is to the peer's turn in the model's embedding space.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicecoach.classify.labels import LABELS, NEEDS_PEER, RISKS, STRENGTHS, TEXT_LABELS
+from voicecoach.errors import ModelMissingError
+from voicecoach.paths import ASSETS_DIR, MODELS_DIR
+from voicecoach.types import Timing, TurnJudgement
+
+MODEL_FILE = "coach-minilm-int8.onnx"
+CONFIG_FILE = "coach.json"
+TOKENIZER_FILE = "tokenizer.json"
+SUGGESTIONS_FILE = "suggestions.json"
+
+_WORD = re.compile(r"\S+")
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One item to judge: the trainee's words, the peer turn before them, and the timing."""
+
+    trainee: str
+    peer: str | None = None
+    timing: Timing | None = None
+
+
+class TimingHead:
+    """A two-layer perceptron over timing features; weights come from ``coach.json``."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.w1 = np.asarray(spec["w1"], dtype=np.float32)
+        self.b1 = np.asarray(spec["b1"], dtype=np.float32)
+        self.w2 = np.asarray(spec["w2"], dtype=np.float32)
+        self.b2 = float(spec["b2"])
+
+    @staticmethod
+    def features(timing: Timing, backchannel: float, n_words: int) -> np.ndarray:
+        gap = float(np.clip(timing.gap_s, -3.0, 3.0))
+        return np.array(
+            [
+                gap,
+                float(np.clip(timing.overlap_s, 0.0, 3.0)),
+                1.0 if timing.peer_complete else 0.0,
+                backchannel,
+                float(np.log1p(n_words)),
+            ],
+            dtype=np.float32,
+        )
+
+    def __call__(self, x: np.ndarray) -> float:
+        h = np.maximum(x @ self.w1 + self.b1, 0.0)
+        return float(_sigmoid(h @ self.w2 + self.b2))
+
+
+class Classifier:
+    """Judges trainee turns against the rubric. Build it with :meth:`load`."""
+
+    def __init__(self, model_dir: Path, *, threads: int = 2) -> None:
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as err:  # pragma: no cover - depends on the install
+            raise ModelMissingError(
+                f"the classifier needs onnxruntime and tokenizers ({err.name} is missing): "
+                "run pip install onnxruntime tokenizers"
+            ) from err
+        model_path = model_dir / MODEL_FILE
+        for path in (model_path, model_dir / CONFIG_FILE, model_dir / TOKENIZER_FILE):
+            if not path.is_file():
+                raise ModelMissingError(
+                    f"classifier model file missing: {path} "
+                    "(rebuild it with python scripts/train_classifier.py, see models/MODELS.md)"
+                )
+        self.model_dir = model_dir
+        self.config: dict[str, Any] = json.loads((model_dir / CONFIG_FILE).read_text())
+        self.heads: list[str] = list(self.config["heads"])
+        self.thresholds: dict[str, float] = dict(self.config["thresholds"])
+        self.max_tokens = int(self.config.get("max_tokens", 128))
+        self.timing_head = TimingHead(self.config["timing_head"])
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
+        self._bank: dict[str, Any] | None = None
+        self._bank_vectors: dict[str, np.ndarray] = {}
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def load(cls, model_dir: str | Path | None = None, *, threads: int = 2) -> Classifier:
+        """Load the bundled model (or the one in ``model_dir``), once per process."""
+        return _load_cached(str(Path(model_dir) if model_dir else MODELS_DIR), threads)
+
+    @property
+    def model_id(self) -> dict[str, str]:
+        """Names and a content hash of the model actually loaded, for session records."""
+        return {
+            "name": str(self.config.get("name", "coach-minilm")),
+            "version": str(self.config.get("version", "unknown")),
+            "sha256": _file_sha256(self.model_dir / MODEL_FILE)[:16],
+        }
+
+    # -- inference ---------------------------------------------------------------------
+    def _run(self, pairs: Sequence[tuple[str | None, str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Head probabilities [N, heads] and mean-pooled embeddings [N, dim] for pairs."""
+        encodings = [
+            self._tokenizer.encode(peer, trainee) if peer else self._tokenizer.encode(trainee)
+            for peer, trainee in pairs
+        ]
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = 1
+            types[row, :n] = enc.type_ids
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feed = {k: v for k, v in feed.items() if k in self._input_names}
+        logits, embedding = self._session.run(["logits", "embedding"], feed)
+        return _sigmoid(logits), embedding
+
+    def _probabilities(
+        self, pairs: Sequence[tuple[str | None, str]], batch_size: int = 64
+    ) -> np.ndarray:
+        out = []
+        # Sorting by length keeps padding small inside each batch.
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][1]) + len(pairs[i][0] or ""))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            probs, _ = self._run([pairs[i] for i in chunk])
+            out.append((chunk, probs))
+        result = np.zeros((len(pairs), len(self.heads)), dtype=np.float32)
+        for chunk, probs in out:
+            result[chunk] = probs
+        return result
+
+    def classify(
+        self,
+        peer: str | None,
+        trainee: str,
+        timing: Timing | None = None,
+        *,
+        explain: bool = True,
+    ) -> TurnJudgement:
+        """Judge one trainee turn given the peer turn before it and, if known, the timing."""
+        return self.classify_batch([Exchange(trainee, peer, timing)], explain=explain)[0]
+
+    def classify_batch(
+        self, exchanges: Iterable[Exchange], *, explain: bool = True, batch_size: int = 64
+    ) -> list[TurnJudgement]:
+        """Judge many exchanges at once; ``explain`` adds evidence and suggestions to flags."""
+        items = list(exchanges)
+        if not items:
+            return []
+        pairs = [(_clean(x.peer) or None, _clean(x.trainee)) for x in items]
+        probs = self._probabilities(pairs, batch_size)
+        judgements = []
+        for item, pair, row in zip(items, pairs, probs, strict=True):
+            judgements.append(self._judge(item, pair, row, explain))
+        return judgements
+
+    def _judge(
+        self, item: Exchange, pair: tuple[str | None, str], row: np.ndarray, explain: bool
+    ) -> TurnJudgement:
+        peer, trainee = pair
+        head = dict(zip(self.heads, row.tolist(), strict=True))
+        labels: dict[str, float | None] = {}
+        for label in LABELS:
+            if label == "interruption":
+                if item.timing is None or peer is None:
+                    labels[label] = None
+                else:
+                    x = TimingHead.features(
+                        item.timing, head["backchannel"], len(_WORD.findall(trainee))
+                    )
+                    labels[label] = self.timing_head(x)
+            elif label in NEEDS_PEER and peer is None:
+                labels[label] = None
+            elif not trainee:
+                labels[label] = 0.0
+            else:
+                labels[label] = head[label]
+        over = {k for k, v in labels.items() if v is not None and v >= self.thresholds[k]}
+        flags = tuple(k for k in RISKS if k in over)
+        strengths = tuple(k for k in STRENGTHS if k in over)
+        evidence: dict[str, str] = {}
+        suggestions: dict[str, str] = {}
+        if explain and flags:
+            evidence = self.evidence(peer, trainee, flags)
+            for flag in flags:
+                suggestions[flag] = self.suggest(flag, peer or trainee)
+        return TurnJudgement(labels, flags, strengths, evidence, suggestions)
+
+    # -- feedback ----------------------------------------------------------------------
+    def evidence(self, peer: str | None, trainee: str, flags: Sequence[str]) -> dict[str, str]:
+        """For each flag, the span of the trainee's words whose removal lowers it most."""
+        words = _WORD.findall(trainee)
+        out: dict[str, str] = {}
+        text_flags = [f for f in flags if f in self.heads]
+        if "interruption" in flags:
+            # Timing drove it; the words the trainee cut in with are the evidence.
+            out["interruption"] = " ".join(words[:8])
+        if not text_flags:
+            return out
+        if len(words) <= 2:
+            return {**out, **{f: trainee for f in text_flags}}
+        width = 1 if len(words) <= 6 else 2 if len(words) <= 14 else 3
+        starts = list(range(0, len(words) - width + 1))
+        variants = [(peer, " ".join(words[:s] + words[s + width :])) for s in starts]
+        probs = self._probabilities([(peer, trainee), *variants])
+        for flag in text_flags:
+            col = self.heads.index(flag)
+            drops = probs[0, col] - probs[1:, col]
+            best = int(np.argmax(drops))
+            if drops[best] <= 0:
+                out[flag] = trainee
+                continue
+            # Grow the span over neighbouring windows that matter nearly as much.
+            threshold = 0.5 * drops[best]
+            lo, hi = best, best + width
+            while lo > 0 and drops[lo - 1] >= threshold:
+                lo -= 1
+            while hi - width + 1 < len(drops) and drops[hi - width + 1] >= threshold:
+                hi += 1
+            out[flag] = " ".join(words[lo:hi])
+        return out
+
+    def _load_bank(self) -> dict[str, Any]:
+        if self._bank is None:
+            path = Path(self.config.get("suggestions_path") or ASSETS_DIR / SUGGESTIONS_FILE)
+            if not path.is_absolute():
+                path = MODELS_DIR.parent / path
+            self._bank = json.loads(path.read_text())
+        return self._bank
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length sentence embeddings of single texts (used to match suggestions)."""
+        _, emb = self._run([(None, t) for t in texts])
+        return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
+
+    def explanation(self, label: str) -> str:
+        """The bank's plain-language explanation of a label, for reports."""
+        bank = self._load_bank()
+        entry = bank["labels"].get(label) or bank.get("strengths", {}).get(label) or {}
+        return str(entry.get("explanation", ""))
+
+    def suggest(self, label: str, context: str) -> str:
+        """The bank's better reply for ``label`` whose situation is closest to ``context``."""
+        alternatives = self._load_bank()["labels"].get(label, {}).get("alternatives", [])
+        if not alternatives:
+            return ""
+        if label not in self._bank_vectors:
+            self._bank_vectors[label] = self.embed([a["situation"] for a in alternatives])
+        query = self.embed([context])[0]
+        best = int(np.argmax(self._bank_vectors[label] @ query))
+        return str(alternatives[best]["text"])
+
+
+def _clean(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(model_dir: str, threads: int) -> Classifier:
+    return Classifier(Path(model_dir), threads=threads)
+
+
+__all__ = ["Classifier", "Exchange", "TEXT_LABELS"]
