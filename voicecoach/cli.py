@@ -26,7 +26,12 @@ class ExitCode(IntEnum):
 
 
 #: Modules providing sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = ("voicecoach.classify.command",)
+COMMAND_MODULES = (
+    "voicecoach.classify.command",
+    "voicecoach.score",
+    "voicecoach.peer.command",
+    "voicecoach.doctor",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,8 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_parser(sub)
     return parser
-
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,8 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "classify",
         help="judge trainee turns given as JSON lines",
         description=(
-            "Read JSON lines with \"trainee\" and optional \"peer\", \"gap_s\", \"overlap_s\", "
-            "\"peer_complete\" (other fields are kept) and write one JSON line per input line "
+            'Read JSON lines with "trainee" and optional "peer", "gap_s", "overlap_s", '
+            '"peer_complete" (other fields are kept) and write one JSON line per input line '
             "with labels, flags, strengths, evidence and suggestions."
         ),
     )

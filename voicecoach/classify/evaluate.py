@@ -56,7 +56,12 @@ def prf(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": int(y.sum())}
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(f, 4),
+        "support": int(y.sum()),
+    }
 
 
 def label_matrix(records: Sequence[dict[str, Any]], labels: Sequence[str]) -> np.ndarray:

@@ -30,19 +30,21 @@ def parse_line(text: str) -> tuple[dict[str, Any], Exchange]:
     except json.JSONDecodeError as err:
         raise LineError(f"not valid JSON ({err.msg} at column {err.colno})") from None
     if not isinstance(record, dict):
-        raise LineError("expected a JSON object with a \"trainee\" field")
+        raise LineError('expected a JSON object with a "trainee" field')
     trainee = record.get("trainee")
     if not isinstance(trainee, str):
-        raise LineError("missing \"trainee\" text" if trainee is None else "\"trainee\" must be a string")
+        raise LineError(
+            'missing "trainee" text' if trainee is None else '"trainee" must be a string'
+        )
     peer = record.get("peer")
     if peer is not None and not isinstance(peer, str):
-        raise LineError("\"peer\" must be a string or null")
+        raise LineError('"peer" must be a string or null')
     timing = None
     if any(k in record for k in ("gap_s", "overlap_s", "peer_complete")):
         gap = _number(record, "gap_s", None)
         overlap = _number(record, "overlap_s", None)
         if gap is None and overlap is None:
-            raise LineError("timing needs \"gap_s\" or \"overlap_s\" (seconds)")
+            raise LineError('timing needs "gap_s" or "overlap_s" (seconds)')
         if overlap is None:
             overlap = max(0.0, -(gap or 0.0))
         if gap is None:
@@ -51,7 +53,7 @@ def parse_line(text: str) -> tuple[dict[str, Any], Exchange]:
         if complete is None:
             complete = utterance_complete(peer or "")
         elif not isinstance(complete, bool):
-            raise LineError("\"peer_complete\" must be true or false")
+            raise LineError('"peer_complete" must be true or false')
         timing = Timing(gap, overlap, complete)
     return record, Exchange(trainee, peer, timing)
 
@@ -61,7 +63,7 @@ def _number(record: dict[str, Any], key: str, default: float | None) -> float | 
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise LineError(f"\"{key}\" must be a finite number of seconds")
+        raise LineError(f'"{key}" must be a finite number of seconds')
     return float(value)
 
 
@@ -98,9 +100,7 @@ def classify_lines(
     return outcome
 
 
-def _batches(
-    numbered: Iterable[tuple[int, str]], size: int
-) -> Iterator[list[tuple[int, str]]]:
+def _batches(numbered: Iterable[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
     batch: list[tuple[int, str]] = []
     for number, line in numbered:
         if not line.strip():

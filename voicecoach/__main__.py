@@ -1,0 +1,5 @@
+"""``python -m voicecoach`` runs the CLI."""
+
+from voicecoach.cli import run
+
+run()
