@@ -173,9 +173,7 @@ def test_unreadable_file(speech) -> None:
     path = write_audio(folder / "private.wav", speech, 16000)
     path.chmod(0o000 if os.geteuid() != 0 else 0o600)
     # Root reads everything, so as root the CLI drops to "nobody" once its modules are loaded.
-    drop = (
-        f"os.seteuid({pwd.getpwnam('nobody').pw_uid})" if os.geteuid() == 0 else "pass"
-    )
+    drop = f"os.seteuid({pwd.getpwnam('nobody').pw_uid})" if os.geteuid() == 0 else "pass"
     code = f"""
 import os, sys
 import glob, json, concurrent.futures, multiprocessing, traceback, fractions, av, numpy
@@ -184,9 +182,7 @@ voicecoach.cli.build_parser()
 {drop}
 sys.exit(voicecoach.cli.main(["score", "--format", "json", {str(path)!r}]))
 """
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     shutil.rmtree(folder)
     assert proc.returncode == 1, proc.stderr
     assert "permission denied" in proc.stderr
@@ -254,3 +250,51 @@ def test_jobs_give_the_same_records_in_input_order(tmp_path, capsys, speech) -> 
     assert [r["file"] for r in doc["files"]] == paths
     code, single, _ = score(capsys, *paths)
     assert [r["turns"] for r in doc["files"]] == [r["turns"] for r in single["files"]]
+
+
+def test_two_hour_recording_is_streamed(tmp_path, speech) -> None:
+    """Two hours of mono audio (speech at the start and the end) in bounded memory."""
+    import resource
+    import wave
+
+    rate = 16000
+    total = 2 * 3600 * rate
+    path = tmp_path / "long.wav"
+    pcm = (np.clip(speech, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+        quiet = np.zeros(rate * 60, dtype="<i2").tobytes()
+        written = len(pcm)
+        while written < total - len(pcm) - rate * 60:
+            w.writeframes(quiet)
+            written += rate * 60
+        w.writeframes(np.zeros(total - len(pcm) - written, dtype="<i2").tobytes())
+        w.writeframes(pcm.tobytes())
+    out = tmp_path / "long.json"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "voicecoach",
+            "score",
+            str(path),
+            "--format",
+            "json",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    assert peak_mb <= 1024, peak_mb
+    record = json.loads(out.read_text())["files"][0]
+    assert abs(record["duration_s"] - 7200) < 1
+    starts = [t["start_s"] for t in record["turns"]]
+    assert starts and starts[0] < 5 and starts[-1] > 7200 - 10, starts

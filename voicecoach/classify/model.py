@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from voicecoach.classify.labels import LABELS, NEEDS_PEER, RISKS, STRENGTHS, TEXT_LABELS
+from voicecoach.classify.text import normalize
 from voicecoach.errors import ModelMissingError
 from voicecoach.paths import ASSETS_DIR, MODELS_DIR
 from voicecoach.types import Timing, TurnJudgement
@@ -37,7 +38,7 @@ _WORD = re.compile(r"\S+")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ class Classifier:
         self.thresholds: dict[str, float] = dict(self.config["thresholds"])
         self.max_tokens = int(self.config.get("max_tokens", 128))
         self.timing_head = TimingHead(self.config["timing_head"])
+        #: Models trained on normalised words (see classify/text.py) read them at run time too.
+        self.normalize = self.config.get("normalize") == "words"
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -135,6 +138,8 @@ class Classifier:
     # -- inference ---------------------------------------------------------------------
     def _run(self, pairs: Sequence[tuple[str | None, str]]) -> tuple[np.ndarray, np.ndarray]:
         """Head probabilities [N, heads] and mean-pooled embeddings [N, dim] for pairs."""
+        if self.normalize:
+            pairs = [(normalize(peer) or None, normalize(trainee)) for peer, trainee in pairs]
         encodings = [
             self._tokenizer.encode(peer, trainee) if peer else self._tokenizer.encode(trainee)
             for peer, trainee in pairs
@@ -153,19 +158,15 @@ class Classifier:
         logits, embedding = self._session.run(["logits", "embedding"], feed)
         return _sigmoid(logits), embedding
 
-    def _probabilities(
-        self, pairs: Sequence[tuple[str | None, str]], batch_size: int = 64
-    ) -> np.ndarray:
-        out = []
-        # Sorting by length keeps padding small inside each batch.
-        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][1]) + len(pairs[i][0] or ""))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            probs, _ = self._run([pairs[i] for i in chunk])
-            out.append((chunk, probs))
+    def _probabilities(self, pairs: Sequence[tuple[str | None, str]]) -> np.ndarray:
+        """Head probabilities [N, heads], one exchange per run.
+
+        The int8 model quantises activations with one scale per input tensor, so batching
+        exchanges (and padding them) would make each result depend on its batch-mates.
+        """
         result = np.zeros((len(pairs), len(self.heads)), dtype=np.float32)
-        for chunk, probs in out:
-            result[chunk] = probs
+        for i, pair in enumerate(pairs):
+            result[i] = self._run([pair])[0][0]
         return result
 
     def classify(
@@ -180,14 +181,14 @@ class Classifier:
         return self.classify_batch([Exchange(trainee, peer, timing)], explain=explain)[0]
 
     def classify_batch(
-        self, exchanges: Iterable[Exchange], *, explain: bool = True, batch_size: int = 64
+        self, exchanges: Iterable[Exchange], *, explain: bool = True
     ) -> list[TurnJudgement]:
         """Judge many exchanges at once; ``explain`` adds evidence and suggestions to flags."""
         items = list(exchanges)
         if not items:
             return []
         pairs = [(_clean(x.peer) or None, _clean(x.trainee)) for x in items]
-        probs = self._probabilities(pairs, batch_size)
+        probs = self._probabilities(pairs)
         judgements = []
         for item, pair, row in zip(items, pairs, probs, strict=True):
             judgements.append(self._judge(item, pair, row, explain))
@@ -269,7 +270,7 @@ class Classifier:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length sentence embeddings of single texts (used to match suggestions)."""
-        _, emb = self._run([(None, t) for t in texts])
+        emb = np.concatenate([self._run([(None, t)])[1] for t in texts])
         return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
 
     def explanation(self, label: str) -> str:
