@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from voicecoach.classify.labels import LABELS, NEEDS_PEER, RISKS, STRENGTHS, TEXT_LABELS
+from voicecoach.classify.suggest import choose
 from voicecoach.classify.text import normalize
 from voicecoach.errors import ModelMissingError
 from voicecoach.paths import ASSETS_DIR, MODELS_DIR
@@ -118,7 +119,6 @@ class Classifier:
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
         self._bank: dict[str, Any] | None = None
-        self._bank_vectors: dict[str, np.ndarray] = {}
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -280,15 +280,10 @@ class Classifier:
         return str(entry.get("explanation", ""))
 
     def suggest(self, label: str, context: str) -> str:
-        """The bank's better reply for ``label`` whose situation is closest to ``context``."""
+        """The bank's better reply for ``label`` that best fits ``context`` (the peer's turn)."""
         alternatives = self._load_bank()["labels"].get(label, {}).get("alternatives", [])
-        if not alternatives:
-            return ""
-        if label not in self._bank_vectors:
-            self._bank_vectors[label] = self.embed([a["situation"] for a in alternatives])
-        query = self.embed([context])[0]
-        best = int(np.argmax(self._bank_vectors[label] @ query))
-        return str(alternatives[best]["text"])
+        best = choose(alternatives, context)
+        return "" if best is None else str(best["text"])
 
 
 def _clean(text: str | None) -> str:

@@ -1,0 +1,234 @@
+"""Pick the bank's better reply that fits what the peer said.
+
+Each alternative in ``assets/suggestions.json`` is tagged with the situation it fits
+("grief", "fear", "limit"...). The peer's words are mapped to the same tags through a small
+lexicon of word stems; the alternative sharing the most tags wins, and word overlap with its
+situation text breaks ties. (The fine-tuned classifier's embedding was measured to be a poor
+judge of topic: it matched pride, combat and discharge alike to a grief situation.)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+#: Word stems (prefixes) that signal each situation tag.
+TOPIC_STEMS: dict[str, tuple[str, ...]] = {
+    "grief": (
+        "died",
+        "death",
+        "dead",
+        "passed",
+        "funeral",
+        "grave",
+        "miss",
+        "lost him",
+        "lost her",
+        "buried",
+        "anniversar",
+        "widow",
+        "memorial",
+    ),
+    "loss": ("lost", "loss", "gone", "took everything", "burned down"),
+    "fear": (
+        "scared",
+        "afraid",
+        "fear",
+        "terrif",
+        "frighten",
+        "panic",
+        "shaking",
+        "nervous",
+        "anxious",
+        "on edge",
+        "jump",
+    ),
+    "sleep": ("sleep", "nightmare", "awake", "insomnia", "bed", "night"),
+    "limit": (
+        "don't want to talk",
+        "dont want to talk",
+        "not ready",
+        "can't talk",
+        "cant talk",
+        "rather not",
+        "don't want to get into",
+        "not going there",
+        "leave it",
+        "off limits",
+        "can we not",
+    ),
+    "abuse": (
+        "hit me",
+        "hurt me",
+        "abus",
+        "beat",
+        "violent",
+        "he hurt",
+        "she hurt",
+        "molest",
+        "assault",
+        "rape",
+        "choked",
+        "stepdad",
+        "stepfather",
+    ),
+    "family": (
+        "mom",
+        "mum",
+        "mother",
+        "dad",
+        "father",
+        "sister",
+        "brother",
+        "family",
+        "kids",
+        "son",
+        "daughter",
+        "wife",
+        "husband",
+        "aunt",
+        "parents",
+    ),
+    "anger": ("angry", "furious", "mad", "rage", "pissed", "hate"),
+    "numbness": ("numb", "nothing", "empty", "don't feel", "dont feel", "flat"),
+    "relapse": ("relapse", "slipped", "used again", "drank", "drinking", "using again", "fell off"),
+    "substance use": (
+        "sober",
+        "clean",
+        "meeting",
+        "sponsor",
+        "drink",
+        "drug",
+        "pills",
+        "using",
+        "rehab",
+        "chip",
+    ),
+    "hospital": (
+        "hospital",
+        "ward",
+        "discharg",
+        "psych",
+        "inpatient",
+        "locked unit",
+        "hold",
+        "nurses",
+        "restrain",
+    ),
+    "housing": (
+        "evict",
+        "shelter",
+        "homeless",
+        "car",
+        "street",
+        "apartment",
+        "rent",
+        "couch",
+        "housing",
+        "landlord",
+    ),
+    "combat": (
+        "deploy",
+        "combat",
+        "war",
+        "unit",
+        "explosion",
+        "ied",
+        "afghan",
+        "iraq",
+        "army",
+        "marine",
+        "over there",
+        "tour",
+        "platoon",
+    ),
+    "veteran": ("veteran", "military", "service", "army", "navy", "corps", "va "),
+    "shame": ("ashamed", "shame", "embarrass", "stupid", "pathetic", "disgust"),
+    "guilt": ("my fault", "guilt", "blame myself", "should have", "shouldn't have"),
+    "pride": (
+        "proud",
+        "did it",
+        "finally",
+        "made it",
+        "achievement",
+        "chip",
+        "passed my",
+        "got the job",
+        "days sober",
+        "days clean",
+    ),
+    "good news": ("good news", "finally", "excited", "happy", "relieved", "great day"),
+    "hope": ("hope", "hoping", "looking forward", "maybe things", "better"),
+    "loneliness": ("alone", "lonely", "nobody", "no one", "isolated", "by myself"),
+    "safety": (
+        "end it",
+        "kill myself",
+        "not be here",
+        "don't want to be here",
+        "suicid",
+        "hurt myself",
+        "no point",
+        "give up",
+        "disappear",
+    ),
+    "not believed": (
+        "believe me",
+        "believed",
+        "didn't believe",
+        "lying",
+        "brushed off",
+        "made it up",
+        "nobody listened",
+        "dismissed",
+    ),
+    "crying": ("cry", "crying", "tears", "sobbing"),
+    "work": ("job", "work", "boss", "fired", "shift"),
+}
+
+_WORD = re.compile(r"[a-z']+")
+_STOP_WORDS = (
+    "i me my you your the a an and or but to of in on at for with is am are was were be been "
+    "it its that this they them their he she his her we our so just not do does did have has "
+    "had what when how about from as by if than then there here all any some peer says said "
+    "they're i'm it's"
+)
+_STOP = frozenset(_STOP_WORDS.split())
+
+
+def topic_tags(text: str) -> set[str]:
+    """The situation tags whose stems occur in ``text``."""
+    lowered = " " + " ".join(_WORD.findall(text.lower())) + " "
+    return {
+        tag
+        for tag, stems in TOPIC_STEMS.items()
+        if any((" " + stem.replace("'", "")) in lowered.replace("'", "") for stem in stems)
+    }
+
+
+def _content(text: str) -> list[str]:
+    return [w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2]
+
+
+def choose(alternatives: Sequence[dict[str, Any]], context: str) -> dict[str, Any] | None:
+    """The alternative that best fits ``context`` (the peer's turn), or None when empty."""
+    if not alternatives:
+        return None
+    wanted = topic_tags(context)
+    words = set(_content(context))
+    docs = [set(_content(a["situation"] + " " + " ".join(a.get("tags", ())))) for a in alternatives]
+    df: dict[str, int] = {}
+    for doc in docs:
+        for w in doc:
+            df[w] = df.get(w, 0) + 1
+
+    def overlap(doc: set[str]) -> float:
+        weight = sum(math.log((len(docs) + 1) / (df[w] + 1)) for w in doc & words)
+        return weight / (1.0 + len(doc))
+
+    def fit(i: int) -> tuple[float, float, int]:
+        tags = set(alternatives[i].get("tags", ()))
+        return (len(tags & wanted), overlap(docs[i]), -i)
+
+    return alternatives[max(range(len(alternatives)), key=fit)]
