@@ -31,6 +31,8 @@ COMMAND_MODULES = (
     "voicecoach.score",
     "voicecoach.peer.command",
     "voicecoach.doctor",
+    "voicecoach.review.command",
+    "voicecoach.practice_command",
 )
 
 

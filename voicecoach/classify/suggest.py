@@ -49,6 +49,7 @@ TOPIC_STEMS: dict[str, tuple[str, ...]] = {
     "limit": (
         "don't want to talk",
         "dont want to talk",
+        "do not want to talk",
         "not ready",
         "can't talk",
         "cant talk",
