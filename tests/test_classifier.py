@@ -33,11 +33,11 @@ MFT = {
     ],
     "missed_validation": [
         (FEAR, "Have you thought about getting a camera doorbell?"),
-        (GRIEF, "What are your plans for the weekend?"),
+        (GRIEF, "Anything fun coming up for you on Saturday?"),
         (PRIDE, "Okay. What time is your appointment tomorrow?"),
         (FEAR, "You should talk to your landlord about better locks."),
         (GRIEF, "Mm-hm."),
-        (FEAR, "so what do you do for work"),
+        (FEAR, "so where are you working these days"),
     ],
     "clinical_focus": [
         (FEAR, "On a scale from one to ten, how would you rate your anxiety right now?"),
@@ -114,7 +114,7 @@ NOT = {
         (GRIEF, "You're not wrong for still grieving."),
     ],
     "open_question": [
-        (FEAR, "Did you call the police?"),
+        (FEAR, "Did you end up calling the cops on him?"),
         (GRIEF, "Where did he live?"),
     ],
 }
