@@ -52,7 +52,7 @@ def score_audio(path: Path, options: ScoreOptions, classifier: Classifier) -> Se
     if len(transcripts) == 2:
         first, second = options.channels
         words_by_speaker = {
-            first: transcripts[0].words,  # type: ignore[dict-item]
+            first: transcripts[0].words,  # type: ignore[dict-item]  # checked by parse_channels
             second: transcripts[1].words,  # type: ignore[dict-item]
         }
     elif options.scenario:
@@ -104,7 +104,7 @@ def _norm(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", text.lower()).split())
 
 
-def split_mono(words: Sequence[Word], peer_lines: Sequence[str]) -> dict[Speaker, list[Word]]:
+def split_mono(words: Sequence[Word], peer_lines: Sequence[str]) -> dict[Speaker, Sequence[Word]]:
     """Tell the peer's words from the trainee's in one channel by the scenario's lines."""
     stretches: list[list[Word]] = []
     for word in words:
@@ -117,7 +117,7 @@ def split_mono(words: Sequence[Word], peer_lines: Sequence[str]) -> dict[Speaker
     for stretch in stretches:
         text = _norm(" ".join(w.text for w in stretch))
         out["peer" if _best_match(text, lines) >= PEER_MATCH else "trainee"].extend(stretch)
-    return out
+    return {speaker: words for speaker, words in out.items()}
 
 
 def _best_match(text: str, lines: Sequence[str]) -> float:

@@ -355,9 +355,9 @@ def run(args: argparse.Namespace) -> int:
             out.write(json.dumps(document(done), ensure_ascii=False, indent=2) + "\n")
         if out is not sys.stdout:
             out.close()
-    for record in records:
-        if record and record.get("error"):
-            print(f"voicecoach: {record['error']}", file=sys.stderr)
+    for done_record in records:
+        if done_record and done_record.get("error"):
+            print(f"voicecoach: {done_record['error']}", file=sys.stderr)
     if failed:
         print(f"voicecoach: {failed} of {len(paths)} files failed", file=sys.stderr)
         return ExitCode.FAILED

@@ -87,14 +87,13 @@ def classify_lines(
                 parsed.append((number, str(err), None))
         good = [x for _, _, x in parsed if x is not None]
         judgements = iter(classifier.classify_batch(good, explain=explain))
-        for number, record, exchange in parsed:
-            if exchange is None:
+        for number, fields, item in parsed:
+            if item is None or not isinstance(fields, dict):
                 outcome.failed += 1
-                row: dict[str, Any] = {"line": number, "error": f"line {number}: {record}"}
+                row: dict[str, Any] = {"line": number, "error": f"line {number}: {fields}"}
             else:
-                assert isinstance(record, dict)
                 outcome.ok += 1
-                row = {**record, **next(judgements).to_dict()}
+                row = {**fields, **next(judgements).to_dict()}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
         out.flush()
     return outcome
