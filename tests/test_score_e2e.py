@@ -14,8 +14,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from helpers.text import wer
+
 from voicecoach.cli import main
 from voicecoach.record import schema
 from voicecoach.roleplay import Line, render, write_wav
@@ -24,34 +24,87 @@ PEER = "en-gb-scotland+m3"
 TRAINEE = "en-us+f2"
 
 GOOD = [
-    Line("peer", "I came home from the deployment two years ago. Most days I feel like I "
-         "never really left.", 0.0, PEER, 155),
-    Line("trainee", "It makes sense that part of you is still over there. What is a normal "
-         "day like for you now?", 0.8, TRAINEE, 165, ("validation", "open_question")),
-    Line("peer", "I sleep maybe three hours. I keep my boots by the door, and my wife says I "
-         "am not the same man she married.", 0.9, PEER, 155),
+    Line(
+        "peer",
+        "I came home from the deployment two years ago. Most days I feel like I never really left.",
+        0.0,
+        PEER,
+        155,
+    ),
+    Line(
+        "trainee",
+        "It makes sense that part of you is still over there. What is a normal "
+        "day like for you now?",
+        0.8,
+        TRAINEE,
+        165,
+        ("validation", "open_question"),
+    ),
+    Line(
+        "peer",
+        "I sleep maybe three hours. I keep my boots by the door, and my wife says I "
+        "am not the same man she married.",
+        0.9,
+        PEER,
+        155,
+    ),
     Line("trainee", "Mm-hm.", -3.0, TRAINEE, 165, ("backchannel",)),
-    Line("trainee", "So you are exhausted, and it hurts to hear her say that. Anyone would "
-         "feel that way.", 0.9, TRAINEE, 165, ("reflection", "validation")),
-    Line("peer", "Yeah. I lost two friends over there, and I keep thinking it should have "
-         "been me, and the thing is I never", 0.9, PEER, 155),
-    Line("trainee", "Honestly you should just be grateful you made it home.", -0.5, TRAINEE,
-         165, ("interruption", "dismissive")),
+    Line(
+        "trainee",
+        "So you are exhausted, and it hurts to hear her say that. Anyone would feel that way.",
+        0.9,
+        TRAINEE,
+        165,
+        ("reflection", "validation"),
+    ),
+    Line(
+        "peer",
+        "Yeah. I lost two friends over there, and I keep thinking it should have "
+        "been me, and the thing is I never",
+        0.9,
+        PEER,
+        155,
+    ),
+    Line(
+        "trainee",
+        "Honestly you should just be grateful you made it home.",
+        -0.5,
+        TRAINEE,
+        165,
+        ("interruption", "dismissive"),
+    ),
     Line("peer", "I was not finished.", 0.5, PEER, 155),
-    Line("trainee", "You are right, I am sorry. Please go on, at your own pace.", 0.9,
-         TRAINEE, 165, ("empowerment",)),
+    Line(
+        "trainee",
+        "You are right, I am sorry. Please go on, at your own pace.",
+        0.9,
+        TRAINEE,
+        165,
+        ("empowerment",),
+    ),
 ]
 
 BAD = [
     Line("peer", "My brother died last month and I can't stop crying at work.", 0.0, PEER, 155),
-    Line("trainee", "You need to pull yourself together, crying at work is not okay.", 0.8,
-         TRAINEE, 165, ("dismissive",)),
+    Line(
+        "trainee",
+        "You need to pull yourself together, crying at work is not okay.",
+        0.8,
+        TRAINEE,
+        165,
+        ("dismissive",),
+    ),
     Line("peer", "I just miss him so much.", 0.9, PEER, 155),
-    Line("trainee", "On a scale of one to ten how depressed are you? Are you on medication?",
-         0.8, TRAINEE, 165, ("clinical_focus",)),
+    Line(
+        "trainee",
+        "On a scale of one to ten how depressed are you? Are you on medication?",
+        0.8,
+        TRAINEE,
+        165,
+        ("clinical_focus",),
+    ),
     Line("peer", "I don't want to talk about how he died.", 0.9, PEER, 155),
-    Line("trainee", "You need to tell me exactly how he died.", 0.8, TRAINEE, 165,
-         ("pressuring",)),
+    Line("trainee", "You need to tell me exactly how he died.", 0.8, TRAINEE, 165, ("pressuring",)),
 ]
 
 
@@ -187,8 +240,7 @@ socket.getaddrinfo = refuse
 from voicecoach.cli import main
 sys.exit(main(["score", {str(path)!r}, "--format", "json", "--output", {str(out)!r}]))
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     offline = json.loads(out.read_text())["files"][0]
     online = scored["good"]["files"][0]
@@ -199,10 +251,18 @@ sys.exit(main(["score", {str(path)!r}, "--format", "json", "--output", {str(out)
 
 def test_written_transcript_keeps_turns_one_to_one(tmp_path, capsys) -> None:
     turns = [
-        {"speaker": "peer", "text": "I got my chip for six months sober today.", "start_s": 0.0,
-         "end_s": 3.0},
-        {"speaker": "trainee", "text": "Six months! That's huge, you should be proud.",
-         "start_s": 3.8, "end_s": 6.0},
+        {
+            "speaker": "peer",
+            "text": "I got my chip for six months sober today.",
+            "start_s": 0.0,
+            "end_s": 3.0,
+        },
+        {
+            "speaker": "trainee",
+            "text": "Six months! That's huge, you should be proud.",
+            "start_s": 3.8,
+            "end_s": 6.0,
+        },
         {"speaker": "trainee", "text": "What got you through the hardest days?"},
         {"speaker": "peer", "text": "My sponsor, mostly."},
     ]
@@ -213,3 +273,31 @@ def test_written_transcript_keeps_turns_one_to_one(tmp_path, capsys) -> None:
     assert [t["speaker"] for t in record["turns"]] == [t["speaker"] for t in turns]
     assert "validation" in record["turns"][1]["strengths"]
     assert record["turns"][0]["labels"] == {}
+
+
+def test_mono_with_scenario_tells_the_peer_by_its_lines(tmp_path, capsys) -> None:
+    import numpy as np
+
+    from voicecoach.peer.scenario import load_scenario
+
+    rosa = load_scenario("rosa")
+    voice = f"{rosa.voice.espeak}+{rosa.voice.variant}"
+    script = [
+        Line("peer", rosa.lines["opening"][0], 0.0, voice, rosa.voice.rate),
+        Line(
+            "trainee",
+            "Thank you for telling me. What has this week been like for you?",
+            0.9,
+            TRAINEE,
+            165,
+        ),
+        Line("peer", rosa.lines["layer1"][0], 0.9, voice, rosa.voice.rate),
+        Line("trainee", "That sounds like so much to carry at once.", 0.9, TRAINEE, 165),
+    ]
+    audio, timeline = render(script)
+    path = tmp_path / "mono.wav"
+    write_wav(path, audio.sum(axis=0, keepdims=True).astype(np.float32))
+    record = _score(path, capsys, "--scenario", "rosa")["files"][0]
+    speakers = [t["speaker"] for t in record["turns"]]
+    assert speakers == ["peer", "trainee", "peer", "trainee"], record["turns"]
+    assert record["turns"][1]["labels"]["missed_validation"] is not None

@@ -23,7 +23,6 @@ from helpers.text import wer
 from voicecoach.cli import main
 from voicecoach.roleplay import resample
 
-
 SENTENCE = "I think it makes sense that you feel tired after all that."
 
 
@@ -93,7 +92,7 @@ def test_unusable_files_fail_alone(tmp_path, capsys, speech, name, content, need
     assert records["good.wav"]["error"] is None
     assert records["good.wav"]["turns"]
     assert "Traceback" not in err
-    assert f"1 of 2 files failed" in err
+    assert "1 of 2 files failed" in err
 
 
 def test_truncated_file(tmp_path, capsys, speech) -> None:
@@ -298,3 +297,39 @@ def test_two_hour_recording_is_streamed(tmp_path, speech) -> None:
     assert abs(record["duration_s"] - 7200) < 1
     starts = [t["start_s"] for t in record["turns"]]
     assert starts and starts[0] < 5 and starts[-1] > 7200 - 10, starts
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, speech) -> None:
+    import pty
+
+    paths = [str(write_audio(tmp_path / f"p{i}.wav", speech, 16000)) for i in range(2)]
+    args = [
+        sys.executable,
+        "-m",
+        "voicecoach",
+        "score",
+        "--format",
+        "json",
+        "-o",
+        str(tmp_path / "out.json"),
+        *paths,
+    ]
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == ""
+    leader, follower = pty.openpty()
+    with_tty = subprocess.run(args, stderr=follower, stdout=subprocess.DEVNULL, timeout=300)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert with_tty.returncode == 0
+    text = shown.decode(errors="replace")
+    assert "2/2 files" in text and "audio min" in text and "ETA" in text

@@ -7,7 +7,6 @@ the scenario's peer lines are the peer's.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -28,6 +27,8 @@ from voicecoach.vad import VadOptions
 PEER_MATCH = 0.6
 #: A pause this long separates stretches of mono speech when telling speakers apart.
 MONO_PAUSE_S = 0.6
+#: Sentences shorter than this ("Hi.", "On her couch.") follow their neighbours.
+MIN_VOTING_WORDS = 4
 
 
 def score_audio(path: Path, options: ScoreOptions, classifier: Classifier) -> SessionRecord:
@@ -105,28 +106,51 @@ def _norm(text: str) -> str:
 
 
 def split_mono(words: Sequence[Word], peer_lines: Sequence[str]) -> dict[Speaker, Sequence[Word]]:
-    """Tell the peer's words from the trainee's in one channel by the scenario's lines."""
-    stretches: list[list[Word]] = []
+    """Tell the peer's words from the trainee's in one channel by the scenario's lines.
+
+    Speech is cut into stretches at pauses and stretches into sentences; a sentence that
+    matches (a part of) one of the scenario's peer lines is the peer's, else the trainee's.
+    Sentences too short to tell ("Hi.", "Okay.") go with their neighbour in the stretch.
+    """
+    stretches: list[list[list[Word]]] = []
     for word in words:
-        if stretches and word.start_s - stretches[-1][-1].end_s <= MONO_PAUSE_S:
-            stretches[-1].append(word)
+        if stretches and word.start_s - stretches[-1][-1][-1].end_s <= MONO_PAUSE_S:
+            sentence = stretches[-1][-1]
+            if sentence[-1].text.rstrip().endswith((".", "?", "!")):
+                stretches[-1].append([word])
+            else:
+                sentence.append(word)
         else:
-            stretches.append([word])
+            stretches.append([[word]])
     lines = [_norm(line) for line in peer_lines]
     out: dict[Speaker, list[Word]] = {"trainee": [], "peer": []}
     for stretch in stretches:
-        text = _norm(" ".join(w.text for w in stretch))
-        out["peer" if _best_match(text, lines) >= PEER_MATCH else "trainee"].extend(stretch)
-    return {speaker: words for speaker, words in out.items()}
+        whole = _norm(" ".join(w.text for sentence in stretch for w in sentence))
+        if _best_match(whole, lines) >= PEER_MATCH:
+            out["peer"].extend(w for sentence in stretch for w in sentence)
+            continue
+        texts = [_norm(" ".join(w.text for w in sentence)) for sentence in stretch]
+        votes = [_vote(text, lines) for text in texts]
+        for i, (sentence, text) in enumerate(zip(stretch, texts, strict=True)):
+            nearest = [v for v in votes[:i] if v][-1:] or [v for v in votes[i:] if v][:1]
+            speaker: Speaker = nearest[0] if nearest else "peer" if text in lines else "trainee"
+            out[speaker].extend(sentence)
+    return {speaker: spoken for speaker, spoken in out.items()}
+
+
+def _vote(text: str, lines: Sequence[str]) -> Speaker | None:
+    """Whose sentence this is, or None when it is too short to tell."""
+    if len(text.split()) < MIN_VOTING_WORDS:
+        return None
+    return "peer" if _best_match(text, lines) >= PEER_MATCH else "trainee"
+
+
+def _bigrams(text: str) -> set[tuple[str, ...]]:
+    words = text.split()
+    return {tuple(words[i : i + 2]) for i in range(len(words) - 1)} or {tuple(words)}
 
 
 def _best_match(text: str, lines: Sequence[str]) -> float:
-    """How well ``text`` matches some line, allowing it to be a part of a longer line."""
-    best = 0.0
-    for line in lines:
-        matcher = difflib.SequenceMatcher(None, text, line, autojunk=False)
-        if matcher.real_quick_ratio() < best:
-            continue
-        matched = sum(block.size for block in matcher.get_matching_blocks())
-        best = max(best, matched / max(len(text), 1) if len(text) < len(line) else matcher.ratio())
-    return best
+    """The largest share of ``text``'s word pairs found in one line (a part of it counts)."""
+    pairs = _bigrams(text)
+    return max((len(pairs & _bigrams(line)) / len(pairs) for line in lines), default=0.0)
