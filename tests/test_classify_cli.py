@@ -96,8 +96,9 @@ def test_reads_a_file_argument(tmp_path: Path, capsys) -> None:
         json.dumps({"trainee": "That sounds so hard.", "peer": "I'm exhausted."}) + "\n"
     )
     assert main(["classify", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert "validation" in json.loads(out)["strengths"]
+    row = json.loads(capsys.readouterr().out)
+    assert row["trainee"] == "That sounds so hard."
+    assert set(row["labels"]) == set(LABELS)
 
 
 @pytest.mark.parametrize(

@@ -578,10 +578,13 @@ class Transcriber:
         )
         out.windows += 1
         previous = _norm(out.segments[-1].text) if out.segments else ""
+        previous_piece: int | None = None
         kept: list[tuple[str, Any, list[tuple[int, Word]]]] = []
         for seg in segments:
             text = seg.text.strip()
-            where = f"{window.pieces[0].session_s + seg.start:.2f} s"
+            found = window.locate(float(seg.start), float(seg.end))
+            piece = None if found is None else found[0]
+            where = f"{found[1][0] if found else window.pieces[0].session_s + seg.start:.2f} s"
             if (
                 seg.no_speech_prob > o.no_speech_threshold
                 and seg.avg_logprob < o.log_prob_threshold
@@ -598,7 +601,9 @@ class Transcriber:
             if not norm:
                 out.dropped.append(f"{where}: no words ({text!r})")
                 continue
-            if norm == previous:
+            # A verbatim repeat inside the same stretch of speech is Whisper looping; the
+            # same words in a later stretch of speech are the speaker saying them again.
+            if norm == previous and piece == previous_piece:
                 out.dropped.append(f"{where}: repeats the previous segment ({text!r})")
                 continue
             words = self._words(seg, window, out)
@@ -606,7 +611,7 @@ class Transcriber:
                 out.dropped.append(f"{where}: outside speech ({text!r})")
                 continue
             kept.append((text, seg, words))
-            previous = norm
+            previous, previous_piece = norm, piece
         flat = [w for _, _, words in kept for w in words]
         self._snap(window, flat)
         at = 0

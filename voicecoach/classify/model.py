@@ -36,6 +36,8 @@ TOKENIZER_FILE = "tokenizer.json"
 SUGGESTIONS_FILE = "suggestions.json"
 
 _WORD = re.compile(r"\S+")
+#: Words per window when looking for the evidence of a flag.
+EVIDENCE_WIDTH = 4
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -228,7 +230,14 @@ class Classifier:
 
     # -- feedback ----------------------------------------------------------------------
     def evidence(self, peer: str | None, trainee: str, flags: Sequence[str]) -> dict[str, str]:
-        """For each flag, the span of the trainee's words whose removal lowers it most."""
+        """For each flag, the span of the trainee's words that drives it.
+
+        Each window of up to :data:`EVIDENCE_WIDTH` words is scored by how strongly it
+        carries the flag on its own (sufficiency) plus how much removing it lowers the flag
+        (necessity); the best window grows over overlapping windows that score nearly as
+        well. Both halves are needed: a fine-tuned model is often sure of a label from
+        several redundant words, so removal alone changes nothing.
+        """
         words = _WORD.findall(trainee)
         out: dict[str, str] = {}
         text_flags = [f for f in flags if f in self.heads]
@@ -237,25 +246,27 @@ class Classifier:
             out["interruption"] = " ".join(words[:8])
         if not text_flags:
             return out
-        if len(words) <= 2:
+        width = min(EVIDENCE_WIDTH, len(words))
+        if width == len(words):
             return {**out, **{f: trainee for f in text_flags}}
-        width = 1 if len(words) <= 6 else 2 if len(words) <= 14 else 3
-        starts = list(range(0, len(words) - width + 1))
-        variants = [(peer, " ".join(words[:s] + words[s + width :])) for s in starts]
-        probs = self._probabilities([(peer, trainee), *variants])
+        starts = range(len(words) - width + 1)
+        kept = self._probabilities([(peer, " ".join(words[s : s + width])) for s in starts])
+        removed = self._probabilities(
+            [(peer, trainee)] + [(peer, " ".join(words[:s] + words[s + width :])) for s in starts]
+        )
         for flag in text_flags:
             col = self.heads.index(flag)
-            drops = probs[0, col] - probs[1:, col]
-            best = int(np.argmax(drops))
-            if drops[best] <= 0:
-                out[flag] = trainee
-                continue
-            # Grow the span over neighbouring windows that matter nearly as much.
-            threshold = 0.5 * drops[best]
+            score = kept[:, col] + (removed[0, col] - removed[1:, col])
+            best = int(np.argmax(score))
             lo, hi = best, best + width
-            while lo > 0 and drops[lo - 1] >= threshold:
+            near = 0.9 * score[best]
+            while lo > 0 and score[lo - 1] >= near and hi - lo < 2 * width:
                 lo -= 1
-            while hi - width + 1 < len(drops) and drops[hi - width + 1] >= threshold:
+            while (
+                hi - width + 1 < len(score)
+                and score[hi - width + 1] >= near
+                and hi - lo < 2 * width
+            ):
                 hi += 1
             out[flag] = " ".join(words[lo:hi])
         return out
