@@ -22,10 +22,12 @@ import numpy as np
 
 from voicecoach.audio.io import BLOCK_SAMPLES, SAMPLE_RATE
 from voicecoach.audio.sources import (
+    DEVICE_LOST,
     AudioDeviceError,
     ClockLike,
     SessionClock,
     as_clock,
+    forget_portaudio_at_exit,
     import_sounddevice,
 )
 
@@ -188,12 +190,15 @@ class SoundDeviceSink:
 
     def _drop_queued_output(self) -> None:
         """Abort and restart the stream: PortAudio discards what the device still holds."""
+        if DEVICE_LOST.is_set():  # a dead stream can hang or abort in PortAudio
+            return
         self._restarting = True
         try:
             self._stream.abort()
             self._stream.start()
         except Exception as err:  # the device went away: nothing more is heard anyway
             self.error = f"the output stream failed ({err})"
+            forget_portaudio_at_exit()
         finally:
             self._restarting = False
 
@@ -203,12 +208,14 @@ class SoundDeviceSink:
             return
         with self.lock:
             self.error = self.error or "the output stream stopped"
+            forget_portaudio_at_exit()
             if self._current is not None:
                 self._current.stopped = True
                 self._current.finished.set()
 
     def _check_alive(self) -> None:
         if self.error is not None and not self._stream.active:
+            forget_portaudio_at_exit()
             raise AudioDeviceError(
                 f"speaker disconnected ({self.error}): reconnect it and start a new session, "
                 "or write the peer's voice with --output-audio; what was recorded is saved"
@@ -260,11 +267,12 @@ class SoundDeviceSink:
                 self._current.stopped = True
                 self._current.finished.set()
         self._reporter.close()
-        try:
-            self._stream.abort()
-            self._stream.close()
-        except Exception:  # the device may already be gone
-            pass
+        if not DEVICE_LOST.is_set():
+            try:
+                self._stream.abort()
+                self._stream.close()
+            except Exception:  # the device may already be gone
+                pass
         self.report()
 
 

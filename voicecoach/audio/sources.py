@@ -95,6 +95,29 @@ def import_sounddevice() -> ModuleType:
     return sounddevice
 
 
+#: Set once a device died under an open stream; PortAudio is then left alone.
+DEVICE_LOST = threading.Event()
+
+
+def forget_portaudio_at_exit() -> None:
+    """After a device was lost, never close its streams or shut PortAudio down.
+
+    Once the sound server or device has died under an open stream, PortAudio's ALSA layer
+    can abort the whole process when a stream is closed or PortAudio is terminated (seen:
+    ``PaUnixMutex_Terminate`` assertion, SIGABRT), after the session was saved, turning a
+    clean one-line error into a crash. The process is about to end, so the dead streams
+    are simply left for the OS to reclaim.
+    """
+    import atexit
+    import sys
+
+    DEVICE_LOST.set()
+    module = sys.modules.get("sounddevice")
+    handler = getattr(module, "_exit_handler", None)
+    if handler is not None:
+        atexit.unregister(handler)
+
+
 def _describe(device: int | str | None) -> str:
     return "the default microphone" if device is None else f"microphone {device!r}"
 
@@ -179,6 +202,7 @@ class MicSource:
         with self._lock:
             if not self._closed:
                 self._lost = "the input stream stopped"
+                forget_portaudio_at_exit()
         self._queue.put(None)
 
     def chunks(self) -> Iterator[AudioChunk]:
@@ -219,6 +243,7 @@ class MicSource:
             yield AudioChunk(out, SAMPLE_RATE, start_s=self.start_s + delivered / SAMPLE_RATE)
             delivered += self.block
         if self._lost and not self._closed:
+            forget_portaudio_at_exit()
             raise AudioDeviceError(
                 f"microphone disconnected ({self._lost}) after {delivered / SAMPLE_RATE:.1f} s: "
                 "reconnect it and start a new session; what was recorded is saved"
@@ -230,11 +255,12 @@ class MicSource:
             if self._closed:
                 return
             self._closed = True
-        try:
-            self._stream.abort()
-            self._stream.close()
-        except Exception:  # the device may already be gone
-            pass
+        if not DEVICE_LOST.is_set():
+            try:
+                self._stream.abort()
+                self._stream.close()
+            except Exception:  # the device may already be gone
+                pass
         self._queue.put(None)
 
 
