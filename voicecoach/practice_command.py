@@ -225,7 +225,9 @@ def _options(args: argparse.Namespace) -> tuple[Any, Any]:
     options = PracticeOptions(
         scenario=scenario.name,
         seed=args.seed,
-        headphones=args.headphones,
+        # The echo gate is for a microphone that hears the speakers: with either side in
+        # a file there is no acoustic path, so there is nothing to gate.
+        headphones=args.headphones or args.input_audio is not None or args.output_audio is not None,
         hints=not args.no_hints,
         model=args.model,
     )
