@@ -85,13 +85,10 @@ def collect_inputs(specs: Sequence[str]) -> list[Path]:
 
 
 def _walk(root: Path) -> Iterator[Path]:
+    """Audio files, transcripts and session directories below ``root``, in name order."""
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
-        if is_session_dir(here) and here != root:
-            dirnames.clear()
-            yield here
-            continue
-        if is_session_dir(here):
+        if is_session_dir(here):  # a session is scored whole, never file by file
             dirnames.clear()
             yield here
             continue
