@@ -335,3 +335,25 @@ def test_progress_bar_only_on_a_terminal(tmp_path, speech) -> None:
     assert with_tty.returncode == 0
     text = shown.decode(errors="replace")
     assert "2/2 files" in text and "audio min" in text and "ETA" in text
+
+
+def test_walking_a_folder_scores_each_session_whole(tmp_path, capsys) -> None:
+    transcript = {
+        "turns": [
+            {"speaker": "peer", "text": "I lost my job today."},
+            {"speaker": "trainee", "text": "That sounds really hard."},
+        ]
+    }
+    root = tmp_path / "sessions"
+    session = root / "20261127-101500-rosa"
+    session.mkdir(parents=True)
+    (root / "loose.json").write_text(json.dumps(transcript))
+    (tmp_path / "t.json").write_text(json.dumps(transcript))
+    assert main(["score", "--format", "json", str(tmp_path / "t.json")]) == 0
+    record = json.loads(capsys.readouterr().out)["files"][0]
+    (session / "session.json").write_text(json.dumps({**record, "scenario": "rosa"}))
+    code, doc, err = score(capsys, str(root))
+    assert code == 0, err
+    assert len(doc["files"]) == 2  # session.json was not scored again as a transcript
+    assert Path(doc["files"][1]["file"]).name == "loose.json"
+    assert any(r.get("scenario") == "rosa" for r in doc["files"])
