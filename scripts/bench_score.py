@@ -74,6 +74,14 @@ def ours(path: Path, model_name: str) -> tuple[float, int]:
     return elapsed, len(record["turns"])
 
 
+def last_line_of_fresh_process(code: str) -> str:
+    """Run ``code`` in a new Python process (models loaded from disk) and return the last
+    line it prints."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    return out.stdout.strip().splitlines()[-1]
+
+
 def fresh_process_rss(path: Path, model_name: str) -> float:
     code = (
         "import resource, sys; from voicecoach.cli import main; "
@@ -81,9 +89,7 @@ def fresh_process_rss(path: Path, model_name: str) -> float:
         "'--output', '/dev/null']); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
+    return int(last_line_of_fresh_process(code)) / 1024
 
 
 def transcript_rate(tmp: Path) -> float:
@@ -102,9 +108,7 @@ def transcript_rate(tmp: Path) -> float:
         "t = time.perf_counter(); score_path(p, ScoreOptions()); "
         "print(2000 / (time.perf_counter() - t))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
-    return float(out.stdout.strip().splitlines()[-1])
+    return float(last_line_of_fresh_process(code))
 
 
 def main(argv: list[str] | None = None) -> int:
