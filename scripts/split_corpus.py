@@ -16,6 +16,10 @@ every split sees every topic and every raw file; the rest go one by one to the s
 furthest below its cumulative item target (70/15/15). The result depends only on the data
 and the seed.
 
+With ``--keep SPLITS_JSON`` (the committed ``assets/corpus/splits.json``) the split is
+frozen instead: every scenario listed there keeps its split and scenarios added since go to
+train, so new training material never moves or grows the held-out dev and test sets.
+
 Writes ``train.jsonl``, ``dev.jsonl``, ``test.jsonl`` (the records plus ``"split"``) and
 ``splits.json`` (``{scenario: split}``) to ``--out`` (default ``assets/corpus``) and prints a
 JSON summary.
@@ -235,10 +239,20 @@ def write_outputs(records: list[dict[str, Any]], assigned: dict[str, str], out_d
     (out_dir / "splits.json").write_text(json.dumps(ordered, indent=1) + "\n", encoding="utf-8")
 
 
-def split_corpus(raw_dir: Path, out_dir: Path, seed: int) -> dict[str, Any]:
+def keep_splits(records: list[dict[str, Any]], frozen: dict[str, str]) -> dict[str, str]:
+    """{scenario: split}: the frozen split where it has the scenario, else train."""
+    return {rec["scenario"]: frozen.get(rec["scenario"], "train") for rec in records}
+
+
+def split_corpus(
+    raw_dir: Path, out_dir: Path, seed: int, keep: Path | None = None
+) -> dict[str, Any]:
     """Load, validate, split and write; returns the summary."""
     records, stats = load_raw(raw_dir)
-    assigned = assign_splits(records, seed)
+    if keep is not None:
+        assigned = keep_splits(records, json.loads(keep.read_text(encoding="utf-8")))
+    else:
+        assigned = assign_splits(records, seed)
     for gap in coverage_gaps(records, assigned):
         print(f"warning: {gap}", file=sys.stderr)
     write_outputs(records, assigned, out_dir)
@@ -250,10 +264,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw", type=Path, default=PROJECT_DIR / "assets" / "corpus" / "raw")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "assets" / "corpus")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="SPLITS_JSON",
+        help="keep this {scenario: split} assignment; scenarios not in it go to train",
+    )
     args = parser.parse_args(argv)
     try:
-        summary = split_corpus(args.raw, args.out, args.seed)
-    except FileNotFoundError as exc:
+        summary = split_corpus(args.raw, args.out, args.seed, args.keep)
+    except (FileNotFoundError, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=2))

@@ -107,6 +107,37 @@ def test_split_keeps_scenarios_whole_and_is_deterministic(tmp_path: Path) -> Non
     assert set(other) == set(splits)
 
 
+def test_kept_split_holds_old_scenarios_and_trains_on_new_ones(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    make_raw(raw)
+    split_corpus.main(["--raw", str(raw), "--out", str(tmp_path / "a")])
+    frozen = json.loads((tmp_path / "a" / "splits.json").read_text())
+    held_out = {sp: read_jsonl(tmp_path / "a" / f"{sp}.jsonl") for sp in ("dev", "test")}
+
+    added = [
+        {
+            "id": f"w9-{k}",
+            "topic": "fire",
+            "scenario": f"w9-s{k // 4:02d}",
+            "peer": PEERS[k % len(PEERS)],
+            "trainee": f"{TRAINEES[k % len(TRAINEES)]} (new turn {k})",
+            "labels": [],
+        }
+        for k in range(12)
+    ]
+    (raw / "w9.jsonl").write_text("".join(json.dumps(r) + "\n" for r in added), encoding="utf-8")
+    keep = ["--keep", str(tmp_path / "a" / "splits.json")]
+    assert split_corpus.main(["--raw", str(raw), "--out", str(tmp_path / "b"), *keep]) == 0
+
+    now = json.loads((tmp_path / "b" / "splits.json").read_text())
+    assert {s: now[s] for s in frozen} == frozen
+    assert {now[r["scenario"]] for r in added} == {"train"}
+    for sp, rows in held_out.items():
+        assert read_jsonl(tmp_path / "b" / f"{sp}.jsonl") == rows
+    train_ids = {r["id"] for r in read_jsonl(tmp_path / "b" / "train.jsonl")}
+    assert {r["id"] for r in added} <= train_ids
+
+
 def test_bad_lines_are_reported_and_skipped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
