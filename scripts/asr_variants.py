@@ -34,7 +34,10 @@ from typing import Any
 import numpy as np
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SPLITS = ("train", "dev", "test")
+sys.path.insert(0, str(PROJECT_DIR))
+
+from voicecoach.classify.evaluate import SPLITS, load_splits  # noqa: E402
+
 VOICES = ("en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-us-nyc")
 VARIANTS = tuple(f"+m{i}" for i in range(1, 8)) + tuple(f"+f{i}" for i in range(1, 6))
 RATE_RANGE = (140, 180)
@@ -72,22 +75,6 @@ def voice_for(k: int, rng: random.Random) -> tuple[str, int]:
     """The k-th voice of the rotation (accent x variant) and a seeded speaking rate."""
     voice = VOICES[k % len(VOICES)] + VARIANTS[(k // len(VOICES)) % len(VARIANTS)]
     return voice, rng.randint(*RATE_RANGE)
-
-
-def load_records(corpus: Path) -> list[dict[str, Any]]:
-    """Records of the three split files, in file order."""
-    rows: list[dict[str, Any]] = []
-    for split in SPLITS:
-        path = corpus / f"{split}.jsonl"
-        if not path.exists():
-            raise FileNotFoundError(f"{path} not found (run scripts/split_corpus.py)")
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    rec = json.loads(line)
-                    rec.setdefault("split", split)
-                    rows.append(rec)
-    return rows
 
 
 def synthesise(text: str, voice: str, rate: int, wav: Path) -> None:
@@ -134,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: espeak-ng is not installed", file=sys.stderr)
         return 2
     try:
-        records = load_records(args.corpus)
+        records = load_splits(args.corpus)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -33,7 +33,10 @@ from typing import Any
 import numpy as np
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SPLITS = ("train", "dev", "test")
+sys.path.insert(0, str(PROJECT_DIR))
+
+from voicecoach.classify.evaluate import SPLITS, load_splits  # noqa: E402
+
 LABELS = (
     "dismissive",
     "missed_validation",
@@ -70,22 +73,6 @@ def looks_asr(text: str) -> bool:
 def has_filler(text: str | None) -> bool:
     """Whether the text contains um, uh, like or you know."""
     return bool(text) and bool(_FILLER.search(" ".join(tokens(text))))
-
-
-def load_corpus(corpus: Path) -> list[dict[str, Any]]:
-    """Records of the three split files (each carries its ``split``)."""
-    rows: list[dict[str, Any]] = []
-    for split in SPLITS:
-        path = corpus / f"{split}.jsonl"
-        if not path.exists():
-            continue
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    rec = json.loads(line)
-                    rec.setdefault("split", split)
-                    rows.append(rec)
-    return rows
 
 
 def share(flags: list[bool]) -> float:
@@ -257,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=PROJECT_DIR / "assets" / "corpus")
     parser.add_argument("--out", type=Path, help="markdown path (default CORPUS/REPORT.md)")
     args = parser.parse_args(argv)
-    records = load_corpus(args.corpus)
+    records = load_splits(args.corpus, missing_ok=True)
     if not records:
         print(
             f"error: no split files in {args.corpus} (run scripts/split_corpus.py)", file=sys.stderr

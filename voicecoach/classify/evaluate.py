@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+SPLITS = ("train", "dev", "test")
 FILLERS = ("um", "uh", "like", "you know", "i mean", "so")
 _PUNCT = re.compile(r"[^\w\s'-]")
 _SPACE = re.compile(r"\s+")
@@ -20,6 +21,19 @@ def load_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Records of a JSON-lines file (blank lines skipped)."""
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def load_splits(corpus: str | Path, *, missing_ok: bool = False) -> list[dict[str, Any]]:
+    """Records of ``train``, ``dev`` and ``test`` .jsonl in ``corpus``, each with its ``split``."""
+    rows: list[dict[str, Any]] = []
+    for split in SPLITS:
+        path = Path(corpus) / f"{split}.jsonl"
+        if not path.exists():
+            if missing_ok:
+                continue
+            raise FileNotFoundError(f"{path} not found (run scripts/split_corpus.py)")
+        rows.extend({**rec, "split": rec.get("split", split)} for rec in load_jsonl(path))
+    return rows
 
 
 def asr_style(text: str) -> str:
