@@ -50,14 +50,20 @@ def bare_whisper(path: Path, model_name: str) -> float:
     from voicecoach.asr import resolve_model
     from voicecoach.audio.decode import read_channels
 
-    model = WhisperModel(str(resolve_model(model_name).path), device="cpu",
-                         compute_type="int8", cpu_threads=2)
+    model = WhisperModel(
+        str(resolve_model(model_name).path), device="cpu", compute_type="int8", cpu_threads=2
+    )
     channels = read_channels(path)
     t = time.perf_counter()
     for channel in channels:
-        segments, _ = model.transcribe(channel, beam_size=1, vad_filter=True,
-                                       word_timestamps=True, language="en",
-                                       condition_on_previous_text=False)
+        segments, _ = model.transcribe(
+            channel,
+            beam_size=1,
+            vad_filter=True,
+            word_timestamps=True,
+            language="en",
+            condition_on_previous_text=False,
+        )
         list(segments)
     return time.perf_counter() - t
 
@@ -77,8 +83,9 @@ def ours(path: Path, model_name: str) -> tuple[float, int]:
 def last_line_of_fresh_process(code: str) -> str:
     """Run ``code`` in a new Python process (models loaded from disk) and return the last
     line it prints."""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -97,8 +104,9 @@ def transcript_rate(tmp: Path) -> float:
     would run it (no Whisper loaded: its OpenMP threads slow onnxruntime down by ~20 %)."""
     turns = []
     for i, line in enumerate(SCRIPT * 134):
-        turns.append({"speaker": line.speaker, "text": line.text, "start_s": i * 3.0,
-                      "end_s": i * 3.0 + 2.5})
+        turns.append(
+            {"speaker": line.speaker, "text": line.text, "start_s": i * 3.0, "end_s": i * 3.0 + 2.5}
+        )
     path = tmp / "transcript.json"
     path.write_text(json.dumps({"turns": turns[:2000]}))
     code = (
@@ -124,19 +132,26 @@ def main(argv: list[str] | None = None) -> int:
         score_s, n_turns = ours(path, args.model)
         rss = fresh_process_rss(path, args.model)
         rate = transcript_rate(tmp)
-    print(json.dumps({
-        "benchmark": "score",
-        "model": args.model,
-        "audio_s": round(duration, 1),
-        "turns": n_turns,
-        "score_s": round(score_s, 2),
-        "score_x_realtime": round(duration / score_s, 1),
-        "bare_whisper_s": round(bare_s, 2),
-        "ratio_to_bare_whisper": round(score_s / bare_s, 3),
-        "peak_rss_mb": round(rss, 1),
-        "transcript_turns_per_s": round(rate, 1),
-        "bench_process_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "score",
+                "model": args.model,
+                "audio_s": round(duration, 1),
+                "turns": n_turns,
+                "score_s": round(score_s, 2),
+                "score_x_realtime": round(duration / score_s, 1),
+                "bare_whisper_s": round(bare_s, 2),
+                "ratio_to_bare_whisper": round(score_s / bare_s, 3),
+                "peak_rss_mb": round(rss, 1),
+                "transcript_turns_per_s": round(rate, 1),
+                "bench_process_rss_mb": round(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+                ),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
