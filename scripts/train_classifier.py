@@ -85,16 +85,12 @@ def training_rows(
         return [*y, 1.0 if asr_style(trainee) in backchannels else 0.0]
 
     for r in train:
-        rows.append(
-            {"peer": r.get("peer"), "trainee": r["trainee"], "y": target(r["labels"], r["trainee"])}
-        )
-        # Case and punctuation are normalised away (classify/text.py), so the variant
-        # teaches spoken fillers, which stay in the words the model reads.
-        variant = add_fillers(r["trainee"], rng, n=rng.choice((1, 1, 2)))
-        peer = r.get("peer")
-        if peer and rng.random() < 0.3:
-            peer = add_fillers(peer, rng, n=1)
-        rows.append({"peer": peer, "trainee": variant, "y": target(r["labels"], r["trainee"])})
+        y = target(r["labels"], r["trainee"])
+        rows.append({"peer": r.get("peer"), "trainee": r["trainee"], "y": y})
+        # Case and punctuation are normalised away (classify/text.py), so the twin row
+        # teaches spoken fillers, which stay in the words the model reads. Its fillers are
+        # drawn afresh every epoch (`with_fillers`), so no one filler placement is learnt.
+        rows.append({"peer": r.get("peer"), "trainee": r["trainee"], "y": y, "fillers": True})
     # Recogniser versions of training items; labels and split come from the current corpus.
     by_id = {r["id"]: r for r in train}
     for v in asr_variants:
@@ -113,6 +109,17 @@ def training_rows(
         rows.append({"peer": r.get("peer"), "trainee": r["trainee"], "y": y})
     rng.shuffle(rows)
     return rows
+
+
+def with_fillers(row: dict[str, Any], rng: random.Random) -> tuple[str | None, str]:
+    """The (peer, trainee) pair of a training row, with fresh fillers if the row asks."""
+    peer, trainee = row["peer"], row["trainee"]
+    if not row.get("fillers"):
+        return peer, trainee
+    trainee = add_fillers(trainee, rng, n=rng.choice((1, 1, 2)))
+    if peer and rng.random() < 0.3:
+        peer = add_fillers(peer, rng, n=1)
+    return peer, trainee
 
 
 # -- model -----------------------------------------------------------------------------
@@ -204,7 +211,7 @@ def train(rows, enc_dir: Path, args) -> Any:  # type: ignore[no-untyped-def]
         for b in batches:
             if step >= total:
                 break
-            ids, mask, types = encode_batch(tok, [(rows[i]["peer"], rows[i]["trainee"]) for i in b])
+            ids, mask, types = encode_batch(tok, [with_fillers(rows[i], rng) for i in b])
             y = torch.tensor(y_all[b])
             m = torch.tensor(known[b], dtype=torch.float32)
             logits, _ = model(torch.tensor(ids), torch.tensor(mask), torch.tensor(types))
@@ -386,7 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     dev_pred = np.stack([dev_p[:, j] >= thresholds[k] for j, k in enumerate(TEXT_LABELS)], axis=1)
     dev_metrics = per_label_metrics(y_dev, dev_pred, TEXT_LABELS)
     dev_core = float(np.mean([dev_metrics[k]["f1"] for k in CORE]))
-    log(f"dev macro-F1 (core) {dev_core:.4f}, all {np.mean([v['f1'] for v in dev_metrics.values()]):.4f}")
+    log(
+        f"dev macro-F1 (core) {dev_core:.4f}, all {np.mean([v['f1'] for v in dev_metrics.values()]):.4f}"
+    )
 
     timing_head: dict[str, Any] = {"w1": [[0.0]] * 5, "b1": [0.0], "w2": [0.0], "b2": -10.0}
     if timing_all:
