@@ -123,7 +123,13 @@ def with_fillers(row: dict[str, Any], rng: random.Random) -> tuple[str | None, s
 
 
 # -- model -----------------------------------------------------------------------------
-def build_model(enc_dir: Path, n_heads: int):  # type: ignore[no-untyped-def]
+def build_model(enc_dir: Path, n_heads: int, pooling: str = "mean"):  # type: ignore[no-untyped-def]
+    """The encoder with one linear head over the pooled tokens.
+
+    ``mean`` pools every token of "peer [SEP] trainee"; ``mean+trainee`` also pools the
+    trainee's tokens alone (token type 1, or every token when there is no peer turn) and
+    feeds both to the head, so the trainee's own words are not diluted by a long peer turn.
+    """
     import torch
     from transformers import AutoModel
 
@@ -132,7 +138,8 @@ def build_model(enc_dir: Path, n_heads: int):  # type: ignore[no-untyped-def]
             super().__init__()
             self.encoder = AutoModel.from_pretrained(str(enc_dir))
             self.dropout = torch.nn.Dropout(0.1)
-            self.head = torch.nn.Linear(self.encoder.config.hidden_size, n_heads)
+            width = self.encoder.config.hidden_size * (2 if pooling == "mean+trainee" else 1)
+            self.head = torch.nn.Linear(width, n_heads)
 
         def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
             hidden = self.encoder(
@@ -140,7 +147,15 @@ def build_model(enc_dir: Path, n_heads: int):  # type: ignore[no-untyped-def]
             ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            return self.head(self.dropout(pooled)), pooled
+            features = pooled
+            if pooling == "mean+trainee":
+                has_peer = (token_type_ids.sum(1, keepdim=True) > 0).to(hidden.dtype)
+                types = token_type_ids.to(hidden.dtype)
+                own = (has_peer * types + (1 - has_peer)) * attention_mask.to(hidden.dtype)
+                own = own.unsqueeze(-1)
+                trainee = (hidden * own).sum(1) / own.sum(1).clamp(min=1.0)
+                features = torch.cat([pooled, trainee], dim=-1)
+            return self.head(self.dropout(features)), pooled
 
     return CoachModel()
 
@@ -172,7 +187,7 @@ def train(rows, enc_dir: Path, args) -> Any:  # type: ignore[no-untyped-def]
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    model = build_model(enc_dir, len(HEADS))
+    model = build_model(enc_dir, len(HEADS), args.pooling)
     tok = make_tokenizer(enc_dir)
     y_all = np.array([r["y"] for r in rows], dtype=np.float32)
     known = ~np.isnan(y_all)
@@ -348,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--pooling", choices=("mean", "mean+trainee"), default="mean")
     args = ap.parse_args(argv)
 
     random.seed(args.seed)
@@ -422,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": args.batch_size,
             "lr": args.lr,
             "head_lr": args.head_lr,
+            "pooling": args.pooling,
             "train_items": len(train_set),
             "train_rows": len(rows),
             "dev_items": len(dev),
