@@ -29,6 +29,7 @@ from voicecoach.audio.sources import (
     as_clock,
     forget_portaudio_at_exit,
     import_sounddevice,
+    start_stream,
 )
 
 __all__ = ["OnPlayed", "SessionClock", "SoundDeviceSink", "WavFileSink", "as_clock"]
@@ -135,23 +136,16 @@ class SoundDeviceSink:
                 f"{where}: plug in speakers or headphones, pick a device listed by voicecoach "
                 "devices, or write the peer's voice to a file with --output-audio"
             ) from None
-        try:
-            self._stream = sd.OutputStream(
-                device=device,
-                samplerate=SAMPLE_RATE,
-                channels=1,
-                dtype="float32",
-                blocksize=block,
-                latency="low",
-                callback=self._callback,
-                finished_callback=self._stream_finished,
-            )
-            self._stream.start()
-        except sd.PortAudioError as err:
-            raise AudioDeviceError(
-                f"the speaker cannot be opened ({err}): it may be busy in another program; "
-                "close it, pick another device (voicecoach devices), or use --output-audio"
-            ) from None
+        self._stream = start_stream(
+            sd.OutputStream,
+            device=device,
+            block=block,
+            callback=self._callback,
+            finished_callback=self._stream_finished,
+            cannot_open="the speaker",
+            advice="it may be busy in another program; close it, pick another device "
+            "(voicecoach devices), or use --output-audio",
+        )
         #: Seconds from handing a block to PortAudio until it is heard (as PortAudio says).
         self.latency_s = float(self._stream.latency)
         self._reporter = _Reporter(self.report)

@@ -142,6 +142,36 @@ def check_input_device(sd: ModuleType, device: int | str | None) -> dict[str, An
         ) from None
 
 
+def start_stream(
+    stream_type: Callable[..., Any],
+    *,
+    device: int | str | None,
+    block: int,
+    callback: Callable[..., None],
+    finished_callback: Callable[[], None],
+    cannot_open: str,
+    advice: str,
+) -> Any:
+    """A started 16 kHz mono float32 PortAudio stream, or an :class:`AudioDeviceError`
+    reading "<cannot_open> cannot be opened (<PortAudio's reason>): <advice>"."""
+    sd = import_sounddevice()
+    try:
+        stream = stream_type(
+            device=device,
+            samplerate=SAMPLE_RATE,
+            channels=1,
+            dtype="float32",
+            blocksize=block,
+            latency="low",
+            callback=callback,
+            finished_callback=finished_callback,
+        )
+        stream.start()
+    except sd.PortAudioError as err:
+        raise AudioDeviceError(f"{cannot_open} cannot be opened ({err}): {advice}") from None
+    return stream
+
+
 class MicSource:
     """The microphone through a PortAudio input stream: 16 kHz mono float32 blocks.
 
@@ -173,24 +203,16 @@ class MicSource:
         self._lost: str | None = None
         self._lock = threading.Lock()
         check_input_device(sd, device)
-        try:
-            self._stream = sd.InputStream(
-                device=device,
-                samplerate=SAMPLE_RATE,
-                channels=1,
-                dtype="float32",
-                blocksize=block,
-                latency="low",
-                callback=self._callback,
-                finished_callback=self._finished,
-            )
-            self._stream.start()
-        except sd.PortAudioError as err:
-            raise AudioDeviceError(
-                f"{_describe(device)} cannot be opened ({err}): it may be busy in another "
-                "program or unplugged; close that program or pick another device (voicecoach "
-                "devices lists them)"
-            ) from None
+        self._stream = start_stream(
+            sd.InputStream,
+            device=device,
+            block=block,
+            callback=self._callback,
+            finished_callback=self._finished,
+            cannot_open=_describe(device),
+            advice="it may be busy in another program or unplugged; close that program or "
+            "pick another device (voicecoach devices lists them)",
+        )
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         if status:
