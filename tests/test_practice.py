@@ -26,13 +26,12 @@ import numpy as np
 import pytest
 from helpers.audio import espeak
 
+from voicecoach.audio.echo import EchoGate, PlayedReference
 from voicecoach.audio.io import BLOCK_SAMPLES, SAMPLE_RATE, Playback
 from voicecoach.audio.sinks import WavFileSink
 from voicecoach.audio.sources import SessionClock, WavFileSource
 from voicecoach.live_view import PlainView
 from voicecoach.practice import (
-    EchoGate,
-    PlayedReference,
     PracticeOptions,
     PracticeResult,
     PracticeSession,
