@@ -75,8 +75,13 @@ def training_rows(
     asr_variants: list[dict[str, Any]],
     timing: list[dict[str, Any]],
     rng: random.Random,
+    paired: bool = False,
 ) -> list[dict[str, Any]]:
-    """Rows {peer, trainee, y (len HEADS, nan = unknown)} with augmentation."""
+    """Rows {peer, trainee, y (len HEADS, nan = unknown)} with augmentation.
+
+    Each training item also teaches spoken fillers: as a twin row of its own, or with
+    ``paired`` as a twin encoded in the same batch (``"pair": True``, see :func:`train`).
+    """
     backchannels = backchannel_set(timing)
     rows = []
 
@@ -86,10 +91,13 @@ def training_rows(
 
     for r in train:
         y = target(r["labels"], r["trainee"])
+        # Case and punctuation are normalised away (classify/text.py), so the twin teaches
+        # spoken fillers, which stay in the words the model reads. Its fillers are drawn
+        # afresh every epoch (`with_fillers`), so no one filler placement is learnt.
+        if paired:
+            rows.append({"peer": r.get("peer"), "trainee": r["trainee"], "y": y, "pair": True})
+            continue
         rows.append({"peer": r.get("peer"), "trainee": r["trainee"], "y": y})
-        # Case and punctuation are normalised away (classify/text.py), so the twin row
-        # teaches spoken fillers, which stay in the words the model reads. Its fillers are
-        # drawn afresh every epoch (`with_fillers`), so no one filler placement is learnt.
         rows.append({"peer": r.get("peer"), "trainee": r["trainee"], "y": y, "fillers": True})
     # Recogniser versions of training items; labels and split come from the current corpus.
     by_id = {r["id"]: r for r in train}
@@ -111,10 +119,12 @@ def training_rows(
     return rows
 
 
-def with_fillers(row: dict[str, Any], rng: random.Random) -> tuple[str | None, str]:
+def with_fillers(
+    row: dict[str, Any], rng: random.Random, force: bool = False
+) -> tuple[str | None, str]:
     """The (peer, trainee) pair of a training row, with fresh fillers if the row asks."""
     peer, trainee = row["peer"], row["trainee"]
-    if not row.get("fillers"):
+    if not (force or row.get("fillers")):
         return peer, trainee
     trainee = add_fillers(trainee, rng, n=rng.choice((1, 1, 2)))
     if peer and rng.random() < 0.3:
@@ -208,7 +218,9 @@ def train(rows, enc_dir: Path, args) -> Any:  # type: ignore[no-untyped-def]
     order = sorted(
         range(len(rows)), key=lambda i: len(rows[i]["trainee"]) + len(rows[i]["peer"] or "")
     )
-    batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
+    # With --consistency each paired item brings its filler twin into the batch.
+    per_batch = args.batch_size // 2 if args.consistency else args.batch_size
+    batches = [order[i : i + per_batch] for i in range(0, len(order), per_batch)]
     total = len(batches) * args.epochs
     if args.max_steps:
         total = min(total, args.max_steps)
@@ -226,14 +238,23 @@ def train(rows, enc_dir: Path, args) -> Any:  # type: ignore[no-untyped-def]
         for b in batches:
             if step >= total:
                 break
-            ids, mask, types = encode_batch(tok, [with_fillers(rows[i], rng) for i in b])
-            y = torch.tensor(y_all[b])
-            m = torch.tensor(known[b], dtype=torch.float32)
+            twins = [k for k, i in enumerate(b) if rows[i].get("pair")]
+            pairs = [with_fillers(rows[i], rng) for i in b]
+            pairs += [with_fillers(rows[b[k]], rng, force=True) for k in twins]
+            idx = b + [b[k] for k in twins]
+            ids, mask, types = encode_batch(tok, pairs)
+            y = torch.tensor(y_all[idx])
+            m = torch.tensor(known[idx], dtype=torch.float32)
             logits, _ = model(torch.tensor(ids), torch.tensor(mask), torch.tensor(types))
             loss_el = torch.nn.functional.binary_cross_entropy_with_logits(
                 logits, torch.nan_to_num(y), pos_weight=pos_weight, reduction="none"
             )
             loss = (loss_el * m).sum() / m.sum().clamp(min=1.0)
+            if twins:
+                # A filler must not move any head: squared difference of the probabilities.
+                probs = torch.sigmoid(logits)
+                gap = probs[twins] - probs[len(b) :]
+                loss = loss + args.consistency * gap.pow(2).sum(1).mean()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -364,6 +385,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--pooling", choices=("mean", "mean+trainee"), default="mean")
+    ap.add_argument(
+        "--consistency",
+        type=float,
+        default=0.0,
+        help="weight of a term that keeps each item's and its filler twin's probabilities "
+        "equal (twins share a batch; 0: twins are separate rows)",
+    )
     args = ap.parse_args(argv)
 
     random.seed(args.seed)
@@ -385,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     asr_variants = [v for p in sorted(corpus.glob("asr_variants*.jsonl")) for v in load_jsonl(p)]
     timing_all = load_jsonl(corpus / "timing.jsonl") if (corpus / "timing.jsonl").exists() else []
     rng = random.Random(args.seed)
-    rows = training_rows(train_set, asr_variants, timing_all, rng)
+    rows = training_rows(train_set, asr_variants, timing_all, rng, paired=args.consistency > 0)
     log(
         f"train {len(train_set)} items -> {len(rows)} rows; dev {len(dev)}; test {len(test)}; timing {len(timing_all)}"
     )
@@ -440,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
             "lr": args.lr,
             "head_lr": args.head_lr,
             "pooling": args.pooling,
+            "consistency": args.consistency,
             "train_items": len(train_set),
             "train_rows": len(rows),
             "dev_items": len(dev),
