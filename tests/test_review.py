@@ -392,6 +392,43 @@ def test_review_score_json_finds_its_audio_and_honours_html_out(
     assert not mixed.score_json.with_name(f"{mixed.score_json.stem}.report.html").exists()
 
 
+def test_review_score_json_of_several_files_writes_a_report_each_and_an_index(
+    mixed: ScoredSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    second = tmp_path / "second take.wav"
+    shutil.copyfile(mixed.wav, second)
+    doc = json.loads(mixed.score_json.read_text())
+    doc["files"].append({**doc["files"][0], "file": str(second)})
+    cohort = tmp_path / "cohort.json"
+    cohort.write_text(json.dumps(doc))
+
+    code, out, err = _review(str(cohort), capsys=capsys)
+    assert code == 0, err
+    assert err == ""
+    folder = tmp_path / "cohort.reports"
+    names = sorted(p.name for p in folder.glob("*.html"))
+    assert names == ["01-" + mixed.wav.stem + ".html", "02-second_take.html", "index.html"]
+    index = (folder / "index.html").read_text()
+    assert index.count('class="entry"') == 2
+    assert 'href="02-second_take.html"' in index and "second take.wav" in index
+    assert "default-src 'none'" in index
+    for name in names[:2]:
+        report = (folder / name).read_text()
+        assert "data:audio/ogg" in report
+        assert report.count('class="flag"') == len(mixed.record["flags"])
+    assert "second take.wav" in out and f"Reports: {folder / 'index.html'}" in out
+    overall = str(mixed.record["scores"]["overall"])
+    assert out.count(f" {overall}\n") == 2  # each file's row ends with its overall score
+
+    # a failed file is listed as failed and makes the exit code 1; --html picks the folder
+    doc["files"][1] = {**doc["files"][1], "turns": [], "error": "cannot decode audio"}
+    cohort.write_text(json.dumps(doc))
+    code, out, _ = _review(str(cohort), "--html", str(tmp_path / "mine"), capsys=capsys)
+    assert code == 1
+    assert "Scoring failed: cannot decode audio" in (tmp_path / "mine" / "index.html").read_text()
+    assert "failed" in out
+
+
 def test_review_bare_record_json_next_to_its_default_report(
     mixed: ScoredSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

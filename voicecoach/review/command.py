@@ -9,6 +9,7 @@ flags.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from voicecoach.review.progress import ProgressView
-    from voicecoach.review.report import ReportView, ReviewSource
+    from voicecoach.review.report import CohortEntry, ReportView, ReviewSource
 
 BAR_WIDTH = 20
 
@@ -42,7 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="OUT",
         help="where to write the report (default: report.html in a session directory, "
-        "else <name>.report.html next to the input)",
+        "else <name>.report.html next to the input); for a score JSON of several files, "
+        "a folder for one report each plus index.html (default: <name>.reports/)",
     )
     review.add_argument("--open", action="store_true", help="open the report in a web browser")
     review.set_defaults(func=run_review)
@@ -105,9 +107,12 @@ def _console() -> Console:
 
 def run_review(args: argparse.Namespace) -> int:
     from voicecoach.cli import ExitCode
-    from voicecoach.review.report import load_source, make_report, render_html
+    from voicecoach.review.report import load_sources, make_report, render_html
 
-    source = load_source(args.path)
+    sources = load_sources(args.path)
+    if len(sources) > 1:
+        return review_cohort(args, sources)
+    source = sources[0]
     view = make_report(source)
     out = args.html or default_report_path(source)
     write_text(out, render_html(view))
@@ -117,6 +122,71 @@ def run_review(args: argparse.Namespace) -> int:
     if args.open:
         open_in_browser(out)
     return ExitCode.FAILED if view.missing or view.error else ExitCode.OK
+
+
+def report_name(k: int, file: object) -> str:
+    """``NN-<audio stem>.html``: the k-th (0-based) report of a multi-file review."""
+    stem = re.sub(r"[^\w.-]+", "_", Path(str(file or "")).stem).strip("._")[:60]
+    return f"{k + 1:02d}-{stem or 'file'}.html"
+
+
+def review_cohort(args: argparse.Namespace, sources: list[ReviewSource]) -> int:
+    """A score JSON of several files: one report each and an index page, in one folder."""
+    from voicecoach.cli import ExitCode
+    from voicecoach.review.report import (
+        cohort_entry,
+        make_report,
+        render_cohort_html,
+        render_html,
+    )
+
+    path: Path = args.path
+    out_dir: Path = args.html or path.with_name(f"{path.stem}.reports")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(
+            f"{out_dir}: exists and is not a folder; a score JSON of {len(sources)} files gets "
+            "a folder of reports (choose one with --html DIR)"
+        )
+    entries = []
+    warnings: list[str] = []
+    failed = False
+    for k, source in enumerate(sources):
+        view = make_report(source)
+        name = report_name(k, source.record.get("file"))
+        write_text(out_dir / name, render_html(view))
+        entries.append(cohort_entry(view, str(source.record.get("file") or name), name))
+        warnings.extend(view.warnings)
+        failed = failed or bool(view.missing or view.error)
+    index = out_dir / "index.html"
+    title = f"{path.name}: {len(entries)} scored files"
+    write_text(index, render_cohort_html(title, entries))
+    print_cohort(title, entries, index, _console())
+    for line in warnings:
+        print(f"voicecoach: warning: {line}", file=sys.stderr)
+    if args.open:
+        open_in_browser(index)
+    return ExitCode.FAILED if failed else ExitCode.OK
+
+
+def print_cohort(title: str, entries: list[CohortEntry], index: Path, console: Console) -> None:
+    """One line per scored file: length, flags, strengths and the overall score."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from voicecoach.review.report import clock
+
+    console.print(Text(title, style="bold"))
+    table = Table(show_header=True, box=None, pad_edge=False, padding=(0, 1))
+    table.add_column("file", overflow="fold")
+    table.add_column("length", justify="right", no_wrap=True)
+    table.add_column("flags", justify="right", no_wrap=True)
+    table.add_column("strengths", justify="right", no_wrap=True)
+    table.add_column("overall", justify="right", no_wrap=True)
+    for e in entries:
+        overall = "failed" if e.error else ("–" if e.overall is None else str(e.overall))
+        table.add_row(Text(e.file), clock(e.duration_s), str(e.flags), str(e.strengths), overall)
+    console.print(table)
+    console.print(f"Reports: {index}", soft_wrap=True, markup=False, highlight=False)
 
 
 def bar(value: int | None, width: int = BAR_WIDTH) -> str:

@@ -90,6 +90,13 @@ class ReviewSource:
     missing: list[str] = field(default_factory=list)
 
 
+def load_sources(path: Path) -> list[ReviewSource]:
+    """Like :func:`load_source`, but a score JSON of several files gives one source each."""
+    if path.suffix.lower() == ".json" and path.is_file():
+        return _load_score_json_files(path)
+    return [load_source(path)]
+
+
 def load_source(path: Path) -> ReviewSource:
     """Read a session directory, audio file or score JSON; raises InputError if unusable."""
     from voicecoach.score import AUDIO_SUFFIXES
@@ -128,26 +135,36 @@ def _load_audio(path: Path) -> ReviewSource:
 
 
 def _load_score_json(path: Path) -> ReviewSource:
+    sources = _load_score_json_files(path)
+    first = sources[0]
+    if len(sources) > 1:
+        first.warnings.append(
+            f"{path}: holds {len(sources)} scored files; this report shows the first "
+            f"({first.record.get('file')}); voicecoach review {path} reports on all of them"
+        )
+    return first
+
+
+def _load_score_json_files(path: Path) -> list[ReviewSource]:
+    """One source per FILE record of a score document (``voicecoach score --format json``)."""
     from voicecoach.record import load_document
 
     doc = load_document(str(path))
     files = doc.get("files")
-    if not isinstance(files, list) or not files or not isinstance(files[0], dict):
+    if not isinstance(files, list) or not files or not all(isinstance(f, dict) for f in files):
         raise InputError(f"{path}: the score document holds no file records; nothing to review")
-    record = _checked_record(files[0], path)
-    warnings = list(record.get("warnings") or ())
-    if len(files) > 1:
-        warnings.append(
-            f"{path}: holds {len(files)} scored files; this report shows the first "
-            f"({record.get('file')}); score the others one at a time to review them"
-        )
-    audio = _find_audio(record.get("file"), path.parent)
-    if audio is None:
-        warnings.append(
-            f"{path}: the scored audio {record.get('file')!r} was not found, so the report has "
-            "no waveform or playback"
-        )
-    return ReviewSource(path, "score", record, audio, warnings=warnings)
+    sources = []
+    for raw in files:
+        record = _checked_record(raw, path)
+        warnings = list(record.get("warnings") or ())
+        audio = _find_audio(record.get("file"), path.parent)
+        if audio is None:
+            warnings.append(
+                f"{path}: the scored audio {record.get('file')!r} was not found, so the report "
+                "has no waveform or playback"
+            )
+        sources.append(ReviewSource(path, "score", record, audio, warnings=warnings))
+    return sources
 
 
 def _checked_record(record: dict[str, Any], where: Path) -> dict[str, Any]:
@@ -633,6 +650,43 @@ def time_ticks(duration_s: float, most: int = 12) -> list[float]:
         if duration_s / step <= most:
             break
     return [float(t) for t in range(0, int(duration_s) + 1, step)]
+
+
+@dataclass(frozen=True)
+class CohortEntry:
+    """One scored file in a cohort index: its report and headline numbers."""
+
+    file: str
+    href: str
+    duration_s: float
+    trainee_turns: int
+    flags: int
+    strengths: int
+    overall: int | None
+    error: str | None
+
+
+def cohort_entry(view: ReportView, file: str, href: str) -> CohortEntry:
+    overall = next((c.value for c in view.score_cards if c.name == "overall"), None)
+    return CohortEntry(
+        file=file,
+        href=href,
+        duration_s=view.duration_s,
+        trainee_turns=sum(1 for t in view.turns if t.speaker == "trainee"),
+        flags=len(view.flags),
+        strengths=view.strengths_total,
+        overall=overall,
+        error=view.error,
+    )
+
+
+def render_cohort_html(title: str, entries: list[CohortEntry]) -> str:
+    """The index page of a multi-file review: one row and link per scored file."""
+    return (
+        template_environment()
+        .get_template("cohort.html.j2")
+        .render(title=title, entries=entries, clock=clock)
+    )
 
 
 def render_html(view: ReportView) -> str:
