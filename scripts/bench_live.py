@@ -44,25 +44,13 @@ BARGE_IN_TEXT = "Sorry, can I ask where you are staying right now?"
 
 
 def load_models(classifier_dir: str | None = None) -> dict[str, Any]:
-    from voicecoach.asr import AsrOptions, Transcriber
-    from voicecoach.classify.model import Classifier
     from voicecoach.peer import load_scenario
-    from voicecoach.practice_command import warm_up
-    from voicecoach.tts import Voice
+    from voicecoach.practice_command import load_models as load_practice_models
 
     t0 = time.perf_counter()
     scenario = load_scenario("rosa")
-    classifier = Classifier.load(classifier_dir)
-    transcriber = Transcriber.load(AsrOptions())
-    voice = Voice.for_scenario(scenario)
-    warm_up(transcriber, classifier, voice)
-    return {
-        "scenario": scenario,
-        "classifier": classifier,
-        "transcriber": transcriber,
-        "voice": voice,
-        "load_s": round(time.perf_counter() - t0, 2),
-    }
+    models = load_practice_models(scenario, classifier_dir=classifier_dir)
+    return {**models, "scenario": scenario, "load_s": round(time.perf_counter() - t0, 2)}
 
 
 SPECULATION: dict[str, int] = {}

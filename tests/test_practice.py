@@ -84,23 +84,11 @@ def track(path: Path, pieces: list[tuple[float, str]], total_s: float) -> Path:
 
 @pytest.fixture(scope="module")
 def models() -> dict[str, Any]:
-    from voicecoach.asr import AsrOptions, Transcriber
-    from voicecoach.classify.model import Classifier
     from voicecoach.peer import load_scenario
-    from voicecoach.practice_command import warm_up
-    from voicecoach.tts import Voice
+    from voicecoach.practice_command import load_models
 
     scenario = load_scenario("rosa")
-    classifier = Classifier.load()
-    transcriber = Transcriber.load(AsrOptions())
-    voice = Voice.for_scenario(scenario)
-    warm_up(transcriber, classifier, voice)
-    return {
-        "scenario": scenario,
-        "classifier": classifier,
-        "transcriber": transcriber,
-        "voice": voice,
-    }
+    return {**load_models(scenario), "scenario": scenario}
 
 
 def run_session(
@@ -430,28 +418,22 @@ def test_echo_gate_blocks_echo_and_passes_speech_over_it() -> None:
 
 
 # -- (e) killing a running session --------------------------------------------------------------
-def _start(tmp: Path, name: str, turns: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    session_dir = tmp / name
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voicecoach",
-            "practice",
-            "--input-audio",
-            str(turns),
-            "--output-audio",
-            str(tmp / f"{name}-peer.wav"),
-            "--session-dir",
-            str(session_dir),
-            "--seed",
-            "3",
-        ],
+def _practice(session_dir: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``voicecoach practice --session-dir SESSION_DIR ARGS...`` as a child process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "voicecoach", "practice", "--session-dir", str(session_dir), *args],
         cwd=ROOT,
-        env=env,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+    )
+
+
+def _start(tmp: Path, name: str, turns: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    session_dir = tmp / name
+    peer_wav = str(tmp / f"{name}-peer.wav")
+    proc = _practice(
+        session_dir, "--input-audio", str(turns), "--output-audio", peer_wav, "--seed", "3"
     )
     return proc, session_dir
 
@@ -511,6 +493,10 @@ def test_sigint_and_sigkill_leave_a_session_that_scores(
 
 
 # -- the real sounddevice path ---------------------------------------------------------------------
+#: PortAudio's ALSA "pulse" device for both sides: the private server of pulse_daemon.
+PULSE_DEVICES = ("--input-device", "pulse", "--output-device", "pulse")
+
+
 def test_practice_through_real_devices_with_the_speaker_heard_by_the_microphone(
     tmp_path: Path,
 ) -> None:
@@ -532,26 +518,7 @@ def test_practice_through_real_devices_with_the_speaker_heard_by_the_microphone(
     )
     session_dir = tmp_path / "s"
     with pulse_daemon(tmp_path / "pulse"):
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "voicecoach",
-                "practice",
-                "--input-device",
-                "pulse",
-                "--output-device",
-                "pulse",
-                "--session-dir",
-                str(session_dir),
-                "--seed",
-                "1",
-            ],
-            cwd=ROOT,
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        proc = _practice(session_dir, *PULSE_DEVICES, "--seed", "1")
         try:
             _wait_started(session_dir, proc)
             time.sleep(2.0)  # the peer is speaking its opening; the microphone hears it
@@ -586,24 +553,7 @@ def test_losing_the_devices_mid_session_is_one_line_and_keeps_the_session(
         pytest.skip("pulseaudio is not installed: it provides the virtual devices")
     session_dir = tmp_path / "s"
     with pulse_daemon(tmp_path / "pulse") as daemon:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "voicecoach",
-                "practice",
-                "--input-device",
-                "pulse",
-                "--output-device",
-                "pulse",
-                "--session-dir",
-                str(session_dir),
-            ],
-            cwd=ROOT,
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        proc = _practice(session_dir, *PULSE_DEVICES)
         try:
             _wait_started(session_dir, proc)
             time.sleep(3.0)

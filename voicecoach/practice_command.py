@@ -12,11 +12,15 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from voicecoach.errors import InputError
+
+if TYPE_CHECKING:
+    from voicecoach.asr import AsrOptions
+    from voicecoach.peer import Scenario
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -236,25 +240,31 @@ def _options(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def _load_models(options: Any, scenario: Any) -> dict[str, Any]:
     """Load and warm up every model before the session clock starts."""
-    from voicecoach.asr import AsrOptions, Transcriber
-    from voicecoach.classify.model import Classifier
+    from voicecoach.asr import AsrOptions
     from voicecoach.peer import Peer
-    from voicecoach.tts import Voice
     from voicecoach.vad import Endpointer
 
-    classifier = Classifier.load()
-    transcriber = Transcriber.load(AsrOptions(model=options.model))
-    endpointer = Endpointer(options.vad)
+    return {
+        **load_models(scenario, AsrOptions(model=options.model)),
+        "endpointer": Endpointer(options.vad),
+        "peer": Peer(scenario, seed=options.seed),
+    }
+
+
+def load_models(
+    scenario: Scenario, asr: AsrOptions | None = None, classifier_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """The classifier, the recogniser (``asr``: AsrOptions, default tiny.en) and the
+    scenario's voice, loaded and warmed up: {"classifier", "transcriber", "voice"}."""
+    from voicecoach.asr import AsrOptions, Transcriber
+    from voicecoach.classify.model import Classifier
+    from voicecoach.tts import Voice
+
+    classifier = Classifier.load(classifier_dir)
+    transcriber = Transcriber.load(asr or AsrOptions())
     voice = Voice.for_scenario(scenario)
     warm_up(transcriber, classifier, voice)
-    peer = Peer(scenario, seed=options.seed)
-    return {
-        "classifier": classifier,
-        "transcriber": transcriber,
-        "endpointer": endpointer,
-        "voice": voice,
-        "peer": peer,
-    }
+    return {"classifier": classifier, "transcriber": transcriber, "voice": voice}
 
 
 def warm_up(transcriber: Any, classifier: Any, voice: Any) -> None:
