@@ -384,11 +384,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--pooling", choices=("mean", "mean+trainee"), default="mean")
+    ap.add_argument("--pooling", choices=("mean", "mean+trainee"), default="mean+trainee")
     ap.add_argument(
         "--consistency",
         type=float,
-        default=0.0,
+        default=1.0,
         help="weight of a term that keeps each item's and its filler twin's probabilities "
         "equal (twins share a batch; 0: twins are separate rows)",
     )
