@@ -90,15 +90,14 @@ class ReviewSource:
     missing: list[str] = field(default_factory=list)
 
 
-def load_sources(path: Path) -> list[ReviewSource]:
-    """Like :func:`load_source`, but a score JSON of several files gives one source each."""
-    if path.suffix.lower() == ".json" and path.is_file():
-        return _load_score_json_files(path)
-    return [load_source(path)]
-
-
 def load_source(path: Path) -> ReviewSource:
-    """Read a session directory, audio file or score JSON; raises InputError if unusable."""
+    """The first (usually only) source of :func:`load_sources`."""
+    return load_sources(path)[0]
+
+
+def load_sources(path: Path) -> list[ReviewSource]:
+    """Read a session directory, audio file or score JSON (one source per scored file);
+    raises InputError if unusable."""
     from voicecoach.score import AUDIO_SUFFIXES
 
     try:
@@ -113,12 +112,12 @@ def load_source(path: Path) -> ReviewSource:
             "a score JSON)"
         )
     if path.is_dir():
-        return _load_session_dir(path)
+        return [_load_session_dir(path)]
     suffix = path.suffix.lower()
     if suffix == ".json":
         return _load_score_json(path)
     if suffix in AUDIO_SUFFIXES:
-        return _load_audio(path)
+        return [_load_audio(path)]
     raise InputError(
         f"{path}: not a session directory, audio file or score JSON (audio: "
         f"{', '.join(sorted(AUDIO_SUFFIXES))})"
@@ -134,18 +133,7 @@ def _load_audio(path: Path) -> ReviewSource:
     return ReviewSource(path, "audio", record, path, warnings=list(record.get("warnings") or ()))
 
 
-def _load_score_json(path: Path) -> ReviewSource:
-    sources = _load_score_json_files(path)
-    first = sources[0]
-    if len(sources) > 1:
-        first.warnings.append(
-            f"{path}: holds {len(sources)} scored files; this report shows the first "
-            f"({first.record.get('file')}); voicecoach review {path} reports on all of them"
-        )
-    return first
-
-
-def _load_score_json_files(path: Path) -> list[ReviewSource]:
+def _load_score_json(path: Path) -> list[ReviewSource]:
     """One source per FILE record of a score document (``voicecoach score --format json``)."""
     from voicecoach.record import load_document
 
