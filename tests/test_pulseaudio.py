@@ -184,7 +184,12 @@ def test_devices_lost_mid_session_keep_what_was_captured(tmp_path: Path) -> None
         assert not thread.is_alive()
         mic.close()
         assert playback.wait(1.0)  # the loop is not left waiting for a dead speaker
+        # the loss shows when the stream ends or, at the latest, after stall_s without callbacks
         with pytest.raises(AudioDeviceError, match="speaker disconnected .* --output-audio"):
+            deadline = time.monotonic() + sink.stall_s + 1.0
+            while time.monotonic() < deadline:
+                sink.play(np.zeros(0, dtype=np.float32))
+                time.sleep(0.05)
             sink.play(speech)
         sink.close()
     reinitialise_portaudio()
@@ -194,3 +199,23 @@ def test_devices_lost_mid_session_keep_what_was_captured(tmp_path: Path) -> None
     assert len(delivered) * 512 / RATE >= 1.3  # everything captured before was delivered
     starts = [c.start_s for c in delivered]
     assert starts == pytest.approx([i * 0.032 for i in range(len(delivered))])
+
+
+def test_a_frozen_sound_server_counts_as_a_lost_speaker(tmp_path: Path) -> None:
+    """A hung server ends no stream; it just stops asking for audio, and that is noticed."""
+    speech = Voice("en-us", "m3").synthesize(LINE)
+    with pulse_daemon(tmp_path) as daemon:
+        reinitialise_portaudio()
+        sink = SoundDeviceSink("pulse", stall_s=1.0)
+        playback = sink.play(speech)
+        time.sleep(0.5)
+        os.kill(daemon.pid, signal.SIGSTOP)
+        try:
+            assert playback.wait(sink.stall_s + 1.0)  # the loop is not left waiting for it
+            with pytest.raises(AudioDeviceError, match=r"speaker disconnected \(no output for"):
+                sink.play(speech)
+            assert playback.stopped  # it never reached its end: nothing claims it did
+            sink.close()
+        finally:
+            os.kill(daemon.pid, signal.SIGKILL)
+    reinitialise_portaudio()

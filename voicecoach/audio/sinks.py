@@ -23,6 +23,7 @@ import numpy as np
 from voicecoach.audio.io import BLOCK_SAMPLES, SAMPLE_RATE
 from voicecoach.audio.sources import (
     DEVICE_LOST,
+    DEVICE_STALL_S,
     AudioDeviceError,
     ClockLike,
     SessionClock,
@@ -117,9 +118,13 @@ class SoundDeviceSink:
         *,
         on_played: OnPlayed | None = None,
         block: int = BLOCK_SAMPLES,
+        stall_s: float = DEVICE_STALL_S,
     ) -> None:
         sd = import_sounddevice()
         self.clock = as_clock(clock)
+        #: Seconds without a callback from a running stream that mean the speaker is gone.
+        self.stall_s = stall_s
+        self._last_callback = time.monotonic()
         self.on_played = on_played
         #: The last device error seen while stopping a sound, if any.
         self.error: str | None = None
@@ -151,6 +156,7 @@ class SoundDeviceSink:
         self._reporter = _Reporter(self.report)
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        self._last_callback = time.monotonic()
         outdata.fill(0.0)
         with self.lock:
             pb = self._current
@@ -207,8 +213,24 @@ class SoundDeviceSink:
                 self._current.stopped = True
                 self._current.finished.set()
 
+    def _stalled(self) -> bool:
+        """True once a running stream has not asked for audio for ``stall_s``.
+
+        A lost server does not always end the stream: it can just stop calling back. The
+        sound that was playing is then over (nothing more will be heard).
+        """
+        silent_s = time.monotonic() - self._last_callback
+        if silent_s <= self.stall_s or self._restarting or self._closing:
+            return False
+        with self.lock:
+            self.error = self.error or f"no output for {silent_s:.0f} s"
+            if self._current is not None and not self._current.finished.is_set():
+                self._current.stopped = True
+                self._current.finished.set()
+        return True
+
     def _check_alive(self) -> None:
-        if self.error is not None and not self._stream.active:
+        if self._stalled() or (self.error is not None and not self._stream.active):
             forget_portaudio_at_exit()
             raise AudioDeviceError(
                 f"speaker disconnected ({self.error}): reconnect it and start a new session, "
@@ -235,6 +257,7 @@ class SoundDeviceSink:
 
     def report(self) -> None:
         """Hand newly played audio to ``on_played`` (called by a background thread)."""
+        self._stalled()
         pieces: list[tuple[np.ndarray, float]] = []
         with self.lock:
             now = self.clock.now_s()

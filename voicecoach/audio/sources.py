@@ -24,8 +24,8 @@ from voicecoach.audio.io import BLOCK_SAMPLES, SAMPLE_RATE
 from voicecoach.errors import VoicecoachError
 from voicecoach.types import AudioChunk
 
-#: How long the microphone may deliver nothing before it counts as disconnected.
-MIC_STALL_S = 2.0
+#: How long a running device stream may be silent (no callbacks) before it counts as lost.
+DEVICE_STALL_S = 2.0
 
 _PORTAUDIO_FIX = (
     "PortAudio is not installed: apt-get install libportaudio2 (Linux), brew install "
@@ -189,7 +189,7 @@ class MicSource:
         block: int = BLOCK_SAMPLES,
         *,
         start_s: float = 0.0,
-        stall_s: float = MIC_STALL_S,
+        stall_s: float = DEVICE_STALL_S,
     ) -> None:
         sd = import_sounddevice()
         self.device = device
