@@ -1,4 +1,4 @@
-"""Find near-duplicate exchanges that straddle the train/dev/test splits.
+"""Find near-duplicate exchanges that straddle the train/dev/test splits (and the probe set).
 
 Texts are normalised (lowercase, punctuation stripped, whitespace collapsed) and turned into
 sets of character 4-grams; two texts are near duplicates when the Jaccard similarity of their
@@ -31,6 +31,8 @@ from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SPLITS = ("train", "dev", "test")
+#: Held-out sets outside the split, compared like a split: name -> path under the corpus.
+PROBES = {"probe": "probe/ood.jsonl"}
 N = 4
 
 _PUNCT = re.compile(r"[^\w\s]")
@@ -111,10 +113,11 @@ def pair_text(rec: dict[str, Any]) -> str:
 
 
 def load_splits(corpus: Path) -> dict[str, list[dict[str, Any]]]:
-    """Records of train/dev/test.jsonl (missing files give empty lists)."""
+    """Records of train/dev/test.jsonl and the probe set (missing files give empty lists)."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for split in SPLITS:
-        path = corpus / f"{split}.jsonl"
+    files = {**{split: f"{split}.jsonl" for split in SPLITS}, **PROBES}
+    for split, name in files.items():
+        path = corpus / name
         rows: list[dict[str, Any]] = []
         if path.exists():
             with open(path, encoding="utf-8") as f:
@@ -133,7 +136,7 @@ def cross_split_report(
     }
     pairs: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
-    names = [s for s in SPLITS if splits.get(s)]
+    names = [s for s in splits if splits[s]]
     for view, text_of in views.items():
         counts[view] = 0
         for ai, a in enumerate(names):
@@ -157,7 +160,7 @@ def cross_split_report(
     return {
         "threshold": threshold,
         "min_chars": min_chars,
-        "items": {s: len(splits.get(s, [])) for s in SPLITS},
+        "items": {s: len(rows) for s, rows in splits.items()},
         "cross_split_pairs": counts,
         "pairs": pairs,
     }
