@@ -209,9 +209,7 @@ class SoundDeviceSink:
         with self.lock:
             self.error = self.error or "the output stream stopped"
             forget_portaudio_at_exit()
-            if self._current is not None:
-                self._current.stopped = True
-                self._current.finished.set()
+            self._cut_current()
 
     def _stalled(self) -> bool:
         """True once a running stream has not asked for audio for ``stall_s``.
@@ -224,10 +222,15 @@ class SoundDeviceSink:
             return False
         with self.lock:
             self.error = self.error or f"no output for {silent_s:.0f} s"
-            if self._current is not None and not self._current.finished.is_set():
-                self._current.stopped = True
-                self._current.finished.set()
+            self._cut_current()
         return True
+
+    def _cut_current(self) -> None:
+        """End the sound being played before its end (call with :attr:`lock` held)."""
+        pb = self._current
+        if pb is not None and not pb.finished.is_set():
+            pb.stopped = True
+            pb.finished.set()
 
     def _check_alive(self) -> None:
         if self._stalled() or (self.error is not None and not self._stream.active):
@@ -245,10 +248,7 @@ class SoundDeviceSink:
         self._check_alive()
         pb = DevicePlayback(self, samples, _on_sample_grid(self.clock.now_s() + self.latency_s))
         with self.lock:
-            previous = self._current
-            if previous is not None and not previous.finished.is_set():
-                previous.stopped = True
-                previous.finished.set()
+            self._cut_current()
             self._current = pb
             self._unreported.append(pb)
             if pb.samples.size == 0:
@@ -280,9 +280,7 @@ class SoundDeviceSink:
         """Stop any sound, report what was played and release the device."""
         self._closing = True
         with self.lock:
-            if self._current is not None and not self._current.finished.is_set():
-                self._current.stopped = True
-                self._current.finished.set()
+            self._cut_current()
         self._reporter.close()
         if not DEVICE_LOST.is_set():
             try:
