@@ -32,9 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from voicecoach.classify.evaluate import (  # noqa: E402
+    THRESHOLD_SHRINK,
     add_fillers,
     asr_style,
-    best_threshold,
+    dev_threshold,
     label_matrix,
     load_jsonl,
     per_label_metrics,
@@ -318,6 +319,43 @@ def onnx_probs(model_path: Path, enc_dir: Path, pairs, threads: int) -> np.ndarr
     return out
 
 
+def choose_thresholds(
+    model_path: Path, tok_dir: Path, dev: list[dict[str, Any]], threads: int, shrink: float
+) -> tuple[dict[str, float], float]:
+    """Per-label cut-offs on dev with the model that ships (int8), and dev macro-F1 (core)."""
+    dev_p = onnx_probs(model_path, tok_dir, [(r.get("peer"), r["trainee"]) for r in dev], threads)
+    y_dev = label_matrix(dev, TEXT_LABELS)
+    thresholds = {}
+    for j, label in enumerate(TEXT_LABELS):
+        mask = np.array([label != "missed_validation" or bool(r.get("peer")) for r in dev])
+        known = y_dev[mask, j].any()
+        thresholds[label] = dev_threshold(y_dev[mask, j], dev_p[mask, j], shrink) if known else 0.5
+    dev_pred = np.stack([dev_p[:, j] >= thresholds[k] for j, k in enumerate(TEXT_LABELS)], axis=1)
+    dev_metrics = per_label_metrics(y_dev, dev_pred, TEXT_LABELS)
+    dev_core = float(np.mean([dev_metrics[k]["f1"] for k in CORE]))
+    log(
+        f"dev macro-F1 (core) {dev_core:.4f}, all {np.mean([v['f1'] for v in dev_metrics.values()]):.4f}"
+    )
+    return thresholds, dev_core
+
+
+def rethreshold(out: Path, dev: list[dict[str, Any]], args: argparse.Namespace) -> int:
+    """``--thresholds-only``: choose the cut-offs of the model already in ``out`` again."""
+    config_path = out / CONFIG_FILE
+    if not (out / MODEL_FILE).exists() or not config_path.exists():
+        print(f"error: {out} has no trained model ({MODEL_FILE}, {CONFIG_FILE})", file=sys.stderr)
+        return 2
+    config = json.loads(config_path.read_text())
+    thresholds, _ = choose_thresholds(
+        out / MODEL_FILE, out, dev, args.threads, args.threshold_shrink
+    )
+    config["thresholds"] = {**config["thresholds"], **thresholds}
+    config.setdefault("training", {})["threshold_shrink"] = args.threshold_shrink
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    print(json.dumps(config["thresholds"], indent=2))
+    return 0
+
+
 def fit_timing_head(
     timing: list[dict[str, Any]], backchannel_p: np.ndarray, seed: int
 ) -> dict[str, Any]:
@@ -392,6 +430,17 @@ def main(argv: list[str] | None = None) -> int:
         help="weight of a term that keeps each item's and its filler twin's probabilities "
         "equal (twins share a batch; 0: twins are separate rows)",
     )
+    ap.add_argument(
+        "--threshold-shrink",
+        type=float,
+        default=THRESHOLD_SHRINK,
+        help="keep this share of each dev-best threshold's distance from 0.5 (1: F1-best on dev)",
+    )
+    ap.add_argument(
+        "--thresholds-only",
+        action="store_true",
+        help="do not train: choose the thresholds of the model in --out again on dev",
+    )
     args = ap.parse_args(argv)
 
     random.seed(args.seed)
@@ -402,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     train_set, dev, test = (load_split(corpus, n) for n in ("train", "dev", "test"))
+    if args.thresholds_only and dev:
+        return rethreshold(out, dev, args)
     if not train_set or not dev:
         print(
             f"error: {corpus} needs train.jsonl and dev.jsonl (run scripts/split_corpus.py)",
@@ -423,23 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copyfile(enc_dir / TOKENIZER_FILE, out / TOKENIZER_FILE)
     log(f"exported {model_path} ({model_path.stat().st_size / 1e6:.1f} MB)")
 
-    # Thresholds on dev with the model that ships (int8).
-    dev_p = onnx_probs(
-        model_path, enc_dir, [(r.get("peer"), r["trainee"]) for r in dev], args.threads
-    )
-    y_dev = label_matrix(dev, TEXT_LABELS)
-    thresholds = {}
-    for j, label in enumerate(TEXT_LABELS):
-        mask = np.array([label != "missed_validation" or bool(r.get("peer")) for r in dev])
-        thresholds[label] = (
-            best_threshold(y_dev[mask, j], dev_p[mask, j]) if y_dev[mask, j].any() else 0.5
-        )
-
-    dev_pred = np.stack([dev_p[:, j] >= thresholds[k] for j, k in enumerate(TEXT_LABELS)], axis=1)
-    dev_metrics = per_label_metrics(y_dev, dev_pred, TEXT_LABELS)
-    dev_core = float(np.mean([dev_metrics[k]["f1"] for k in CORE]))
-    log(
-        f"dev macro-F1 (core) {dev_core:.4f}, all {np.mean([v['f1'] for v in dev_metrics.values()]):.4f}"
+    thresholds, dev_core = choose_thresholds(
+        model_path, enc_dir, dev, args.threads, args.threshold_shrink
     )
 
     timing_head: dict[str, Any] = {"w1": [[0.0]] * 5, "b1": [0.0], "w2": [0.0], "b2": -10.0}
@@ -469,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
             "head_lr": args.head_lr,
             "pooling": args.pooling,
             "consistency": args.consistency,
+            "threshold_shrink": args.threshold_shrink,
             "train_items": len(train_set),
             "train_rows": len(rows),
             "dev_items": len(dev),
