@@ -7,7 +7,7 @@ gap, the overlap, whether the peer had finished, and that backchannel probabilit
 
 Evidence for a flag is found by occlusion: the words whose removal lowers the flag's
 probability most. Suggestions come from the curated bank in ``assets/suggestions.json``,
-picked by how close their situation is to the peer's turn in the model's embedding space.
+the alternative whose situation tags fit the peer's turn best (``classify/suggest.py``).
 """
 
 from __future__ import annotations
@@ -278,11 +278,6 @@ class Classifier:
                 path = MODELS_DIR.parent / path
             self._bank = json.loads(path.read_text())
         return self._bank
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-length sentence embeddings of single texts (used to match suggestions)."""
-        emb = np.concatenate([self._run([(None, t)])[1] for t in texts])
-        return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
 
     def explanation(self, label: str) -> str:
         """The bank's plain-language explanation of a label, for reports."""
