@@ -445,10 +445,8 @@ def main(argv: list[str] | None = None) -> int:
 
     random.seed(args.seed)
     np.random.seed(args.seed)
-    enc_dir = encoder_dir(args.encoder)
     corpus: Path = args.corpus
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
 
     train_set, dev, test = (load_split(corpus, n) for n in ("train", "dev", "test"))
     if args.thresholds_only and dev:
@@ -459,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    enc_dir = encoder_dir(args.encoder)
+    out.mkdir(parents=True, exist_ok=True)
     # asr_variants.jsonl (all splits; its test rows measure recogniser text) plus any
     # training-only files such as asr_variants_train.jsonl; only training items are used.
     asr_variants = [v for p in sorted(corpus.glob("asr_variants*.jsonl")) for v in load_jsonl(p)]

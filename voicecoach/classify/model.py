@@ -138,8 +138,8 @@ class Classifier:
         }
 
     # -- inference ---------------------------------------------------------------------
-    def _run(self, pairs: Sequence[tuple[str | None, str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Head probabilities [N, heads] and mean-pooled embeddings [N, dim] for pairs."""
+    def _run(self, pairs: Sequence[tuple[str | None, str]]) -> np.ndarray:
+        """Head probabilities [N, heads] for pairs."""
         if self.normalize:
             pairs = [(normalize(peer) or None, normalize(trainee)) for peer, trainee in pairs]
         encodings = [
@@ -157,8 +157,8 @@ class Classifier:
             types[row, :n] = enc.type_ids
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         feed = {k: v for k, v in feed.items() if k in self._input_names}
-        logits, embedding = self._session.run(["logits", "embedding"], feed)
-        return _sigmoid(logits), embedding
+        (logits,) = self._session.run(["logits"], feed)
+        return _sigmoid(logits)
 
     def _probabilities(self, pairs: Sequence[tuple[str | None, str]]) -> np.ndarray:
         """Head probabilities [N, heads], one exchange per run.
@@ -168,7 +168,7 @@ class Classifier:
         """
         result = np.zeros((len(pairs), len(self.heads)), dtype=np.float32)
         for i, pair in enumerate(pairs):
-            result[i] = self._run([pair])[0][0]
+            result[i] = self._run([pair])[0]
         return result
 
     def classify(
