@@ -37,6 +37,7 @@ import numpy as np
 
 from voicecoach.audio.echo import EchoGate, EchoGateStats, PlayedReference, Timeline
 from voicecoach.audio.io import BLOCK_SAMPLES, SAMPLE_RATE, AudioSink, AudioSource, Playback
+from voicecoach.classify.suggest import EARLIER_PEER_LINES
 from voicecoach.errors import InputError
 from voicecoach.pipeline import judge
 from voicecoach.turns import timing_for
@@ -292,6 +293,8 @@ class _Speech:
     peer: Utterance | None
     #: The peer line was playing when this speech began and was stopped for it.
     cut_line: _PeerLine | None
+    #: The peer's lines before ``peer``, most recent last (for choosing suggestions).
+    earlier: tuple[str, ...] = ()
 
 
 @dataclass
@@ -572,7 +575,9 @@ class PracticeSession:
             cut = None
         peer_line = self._peer_before(start_s)
         peer = peer_line.utterance() if peer_line is not None else None
-        return _Speech(start_s, end_s, samples, peer, cut)
+        earlier = self._lines[: peer_line.index] if peer_line is not None else []
+        recent = tuple(line.text for line in earlier[-EARLIER_PEER_LINES:])
+        return _Speech(start_s, end_s, samples, peer, cut, recent)
 
     def _peer_before(self, start_s: float) -> _PeerLine | None:
         before = [line for line in self._lines if line.start_s < start_s]
@@ -636,12 +641,16 @@ class PracticeSession:
             speech, words, text, timing, judgement, fork, reply, audio, resume, version, times
         )
 
-    def _explain(self, peer: str | None, text: str, judgement: TurnJudgement) -> TurnJudgement:
+    def _explain(
+        self, peer: str | None, earlier: tuple[str, ...], text: str, judgement: TurnJudgement
+    ) -> TurnJudgement:
         """The judgement with evidence and a better reply for each flag (on the worker)."""
         if not judgement.flags:
             return judgement
         evidence = self.classifier.evidence(peer, text, judgement.flags)
-        suggestions = {f: self.classifier.suggest(f, peer or text) for f in judgement.flags}
+        suggestions = {
+            f: self.classifier.suggest(f, peer or text, earlier) for f in judgement.flags
+        }
         return dataclasses.replace(judgement, evidence=evidence, suggestions=suggestions)
 
     # -- main-thread bookkeeping -------------------------------------------------------------
@@ -724,7 +733,7 @@ class PracticeSession:
         self._last_turn_answered = line is not None or resumed
         if j is not None and j.flags:
             peer_text = speech.peer.text if speech.peer is not None else None
-            future = self._worker.submit(self._explain, peer_text, prepared.text, j)
+            future = self._worker.submit(self._explain, peer_text, speech.earlier, prepared.text, j)
             self._explaining.append((index, speech.start_s, future))
         if reply is not None and not resumed and prepared.peer is not None:
             state = reply.state

@@ -274,7 +274,7 @@ def warm_up(transcriber: Any, classifier: Any, voice: Any) -> None:
     classifier.classify("I lost my home.", "That sounds really hard.", None)
     from voicecoach.classify.labels import RISKS
 
-    for label in RISKS:  # embeds each label's bank of better replies once
+    for label in RISKS:  # reads the bank of better replies and explanations once
         classifier.suggest(label, "I lost my home.")
         classifier.explanation(label)
     voice.synthesize("Okay.")

@@ -46,11 +46,16 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Exchange:
-    """One item to judge: the trainee's words, the peer turn before them, and the timing."""
+    """One item to judge: the trainee's words, the peer turn before them, and the timing.
+
+    ``earlier`` holds the peer's turns before ``peer`` (most recent last); they only help
+    choose suggestions that fit the conversation, never the labels.
+    """
 
     trainee: str
     peer: str | None = None
     timing: Timing | None = None
+    earlier: tuple[str, ...] = ()
 
 
 class TimingHead:
@@ -225,7 +230,7 @@ class Classifier:
         if explain and flags:
             evidence = self.evidence(peer, trainee, flags)
             for flag in flags:
-                suggestions[flag] = self.suggest(flag, peer or trainee)
+                suggestions[flag] = self.suggest(flag, peer or trainee, item.earlier)
         return TurnJudgement(labels, flags, strengths, evidence, suggestions)
 
     # -- feedback ----------------------------------------------------------------------
@@ -285,10 +290,13 @@ class Classifier:
         entry = bank["labels"].get(label) or bank.get("strengths", {}).get(label) or {}
         return str(entry.get("explanation", ""))
 
-    def suggest(self, label: str, context: str) -> str:
-        """The bank's better reply for ``label`` that best fits ``context`` (the peer's turn)."""
+    def suggest(self, label: str, context: str, earlier: Sequence[str] = ()) -> str:
+        """The bank's better reply for ``label`` that best fits ``context`` (the peer's turn).
+
+        ``earlier`` (the peer's turns before it, most recent last) also counts, for less.
+        """
         alternatives = self._load_bank()["labels"].get(label, {}).get("alternatives", [])
-        best = choose(alternatives, context)
+        best = choose(alternatives, context, earlier)
         return "" if best is None else str(best["text"])
 
 

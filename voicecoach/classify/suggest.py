@@ -2,9 +2,12 @@
 
 Each alternative in ``assets/suggestions.json`` is tagged with the situation it fits
 ("grief", "fear", "limit"...). The peer's words are mapped to the same tags through a small
-lexicon of word stems; the alternative sharing the most tags wins, and word overlap with its
-situation text breaks ties. (The fine-tuned classifier's embedding was measured to be a poor
-judge of topic: it matched pride, combat and discharge alike to a grief situation.)
+lexicon of word stems. The alternative sharing the most tags with the peer's last turn
+wins; their earlier turns break ties and decide when the last turn names no situation
+("Mm. Yeah." after a story about a house fire still gets a reply about the fire). Word
+overlap with the situation text breaks the remaining ties. (The fine-tuned classifier's
+embedding was measured to be a poor judge of topic: it matched pride, combat and discharge
+alike to a grief situation.)
 """
 
 from __future__ import annotations
@@ -31,7 +34,20 @@ TOPIC_STEMS: dict[str, tuple[str, ...]] = {
         "widow",
         "memorial",
     ),
-    "loss": ("lost", "loss", "gone", "took everything", "burn", "fire", "stuff that"),
+    "loss": (
+        "lost",
+        "loss",
+        "gone",
+        "took everything",
+        "burn",
+        "fire ",
+        "stuff that",
+        "my home",
+        "my house",
+        "pictures of",
+        "photos of",
+    ),
+    "fire": ("fire ", "fires ", "burn", "flames", "smoke", "ashes", "firefighter"),
     "fear": (
         "scared",
         "afraid",
@@ -210,9 +226,25 @@ TOPIC_STEMS: dict[str, tuple[str, ...]] = {
         "forms",
     ),
     "distress": ("falling apart", "can't cope", "cant cope", "breaking down", "losing it"),
-    "avoidance": ("moving on", "forget it", "never mind", "doesn't matter", "doesnt matter"),
+    # the peer closing up after not being heard (a limit they name is "limit")
+    "pulling back": (
+        "moving on",
+        "forget it",
+        "never mind",
+        "nevermind",
+        "doesn't matter",
+        "doesnt matter",
+        "have it worse",
+        "not a big deal",
+        "what else",
+        "anyway ",
+    ),
+    "paperwork": ("paperwork", "forms", "receipt", "insurance", "claim", "application"),
     "work": ("job", "work", "boss", "fired", "shift"),
 }
+
+#: How many of the peer's turns before the one answered still shape the suggestion.
+EARLIER_PEER_LINES = 2
 
 _WORD = re.compile(r"[a-z']+")
 _STOP_WORDS = (
@@ -225,7 +257,11 @@ _STOP = frozenset(_STOP_WORDS.split())
 
 
 def topic_tags(text: str) -> set[str]:
-    """The situation tags whose stems occur in ``text``."""
+    """The situation tags whose stems occur in ``text``.
+
+    A stem matches at the start of a word; one ending in a space ("fire ") matches only
+    the whole word, so "fired" is not a fire.
+    """
     lowered = " " + " ".join(_WORD.findall(text.lower())) + " "
     return {
         tag
@@ -238,12 +274,26 @@ def _content(text: str) -> list[str]:
     return [w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2]
 
 
-def choose(alternatives: Sequence[dict[str, Any]], context: str) -> dict[str, Any] | None:
-    """The alternative that best fits ``context`` (the peer's turn), or None when empty."""
+def choose(
+    alternatives: Sequence[dict[str, Any]], context: str, earlier: Sequence[str] = ()
+) -> dict[str, Any] | None:
+    """The alternative that best fits ``context`` (the peer's turn), or None when empty.
+
+    Tags of ``context`` decide first. ``earlier`` (the peer's turns before it, most recent
+    last) breaks ties, and decides alone when ``context`` names no situation ("Mm. Yeah.");
+    the nearer a turn, the more it counts. Word overlap with the situation text comes last.
+    """
     if not alternatives:
         return None
-    wanted = topic_tags(context)
-    words = set(_content(context))
+    now = topic_tags(context)
+    before: dict[str, float] = {}
+    words = {w: 1.0 for w in _content(context)}
+    for back, turn in enumerate(reversed(earlier[-EARLIER_PEER_LINES:]), start=1):
+        weight = 0.5**back
+        for tag in topic_tags(turn):
+            before[tag] = max(before.get(tag, 0.0), weight)
+        for w in _content(turn):
+            words[w] = max(words.get(w, 0.0), weight)
     docs = [set(_content(a["situation"] + " " + " ".join(a.get("tags", ())))) for a in alternatives]
     df: dict[str, int] = {}
     for doc in docs:
@@ -251,11 +301,12 @@ def choose(alternatives: Sequence[dict[str, Any]], context: str) -> dict[str, An
             df[w] = df.get(w, 0) + 1
 
     def overlap(doc: set[str]) -> float:
-        weight = sum(math.log((len(docs) + 1) / (df[w] + 1)) for w in doc & words)
+        shared = doc & words.keys()
+        weight = sum(words[w] * math.log((len(docs) + 1) / (df[w] + 1)) for w in shared)
         return weight / (1.0 + len(doc))
 
-    def fit(i: int) -> tuple[float, float, int]:
+    def fit(i: int) -> tuple[int, float, float, int]:
         tags = set(alternatives[i].get("tags", ()))
-        return (len(tags & wanted), overlap(docs[i]), -i)
+        return (len(tags & now), sum(before.get(t, 0.0) for t in tags), overlap(docs[i]), -i)
 
     return alternatives[max(range(len(alternatives)), key=fit)]
