@@ -10,6 +10,11 @@ the encoder end to end with one sigmoid head per text label and a ``backchannel`
 export to ONNX and quantise to int8 per channel -> choose per-label thresholds on dev *with
 the int8 model* -> fit the interruption timing head -> write ``coach.json`` and
 ``metrics.json``. torch is needed here only; the runtime uses onnxruntime.
+
+Weight averaging: ``--average-last N`` exports the mean of the weights at the end of the
+last N epochs; ``--save-state DIR`` keeps each epoch's weights, and ``--average STATE...``
+exports the mean of saved weights without training (a "soup" of runs that started from the
+same seed, so their heads start alike).
 """
 
 from __future__ import annotations
@@ -233,6 +238,7 @@ def train(rows, enc_dir: Path, args) -> Any:  # type: ignore[no-untyped-def]
     step = 0
     model.train()
     t0 = time.time()
+    kept: list[dict[str, Any]] = []  # weights at the end of the last --average-last epochs
     for epoch in range(args.epochs):
         rng.shuffle(batches)
         running = 0.0
@@ -268,6 +274,36 @@ def train(rows, enc_dir: Path, args) -> Any:  # type: ignore[no-untyped-def]
                     f"epoch {epoch + 1} step {step}/{total} loss {running / 50:.4f} ({time.time() - t0:.0f}s)"
                 )
                 running = 0.0
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if args.save_state:
+            args.save_state.mkdir(parents=True, exist_ok=True)
+            torch.save(state, args.save_state / f"epoch{epoch + 1}.pt")
+        if epoch >= args.epochs - args.average_last:
+            kept.append(state)
+    if len(kept) > 1:
+        model.load_state_dict(average_states(kept))
+        log(f"weights averaged over the last {len(kept)} epochs")
+    model.eval()
+    return model
+
+
+def average_states(states):  # type: ignore[no-untyped-def]
+    """The element-wise mean of state dicts of one architecture (a uniform weight soup)."""
+    out = {}
+    for key, first in states[0].items():
+        if first.is_floating_point():
+            out[key] = sum(s[key] for s in states) / len(states)
+        else:
+            out[key] = first
+    return out
+
+
+def averaged_model(paths: list[Path], enc_dir: Path, pooling: str):  # type: ignore[no-untyped-def]
+    """A model whose weights are the mean of saved states (``--save-state`` files)."""
+    import torch
+
+    model = build_model(enc_dir, len(HEADS), pooling)
+    model.load_state_dict(average_states([torch.load(p) for p in paths]))
     model.eval()
     return model
 
@@ -441,6 +477,22 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="do not train: choose the thresholds of the model in --out again on dev",
     )
+    ap.add_argument(
+        "--average-last",
+        type=int,
+        default=1,
+        help="export the mean of the weights at the end of the last N epochs (1: the final weights)",
+    )
+    ap.add_argument(
+        "--save-state", type=Path, help="also save the fp32 weights after each epoch in this dir"
+    )
+    ap.add_argument(
+        "--average",
+        type=Path,
+        nargs="+",
+        metavar="STATE",
+        help="do not train: export the mean of these saved weights (--save-state files)",
+    )
     args = ap.parse_args(argv)
 
     random.seed(args.seed)
@@ -469,7 +521,10 @@ def main(argv: list[str] | None = None) -> int:
         f"train {len(train_set)} items -> {len(rows)} rows; dev {len(dev)}; test {len(test)}; timing {len(timing_all)}"
     )
 
-    model = train(rows, enc_dir, args)
+    if args.average:
+        model = averaged_model(args.average, enc_dir, args.pooling)
+    else:
+        model = train(rows, enc_dir, args)
     model_path = export_onnx(model, enc_dir, out)
     shutil.copyfile(enc_dir / TOKENIZER_FILE, out / TOKENIZER_FILE)
     log(f"exported {model_path} ({model_path.stat().st_size / 1e6:.1f} MB)")
@@ -506,6 +561,8 @@ def main(argv: list[str] | None = None) -> int:
             "pooling": args.pooling,
             "consistency": args.consistency,
             "threshold_shrink": args.threshold_shrink,
+            "average_last": args.average_last,
+            "averaged_from": [p.name for p in args.average or ()],
             "train_items": len(train_set),
             "train_rows": len(rows),
             "dev_items": len(dev),

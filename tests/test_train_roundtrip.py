@@ -35,11 +35,15 @@ def test_rebuild_on_a_tiny_corpus(tmp_path: Path) -> None:
             "--out",
             str(out),
             "--epochs",
-            "1",
-            "--max-steps",
             "2",
+            "--max-steps",
+            "3",
             "--batch-size",
             "8",
+            "--average-last",
+            "2",
+            "--save-state",
+            str(tmp_path / "states"),
         ],
         capture_output=True,
         text=True,
@@ -50,7 +54,32 @@ def test_rebuild_on_a_tiny_corpus(tmp_path: Path) -> None:
     assert set(summary["thresholds"]) == set(LABELS)
     config = json.loads((out / "coach.json").read_text())
     assert config["training"]["seed"] == 13
+    assert config["training"]["average_last"] == 2
     assert (out / "coach-minilm-int8.onnx").stat().st_size < 40e6
     clf = Classifier(out)
     judgement = clf.classify("I can't stop shaking.", "That sounds frightening.")
     assert set(judgement.labels) == set(LABELS)
+
+    # A soup of the saved epoch weights exports like a trained model.
+    states = sorted((tmp_path / "states").glob("epoch*.pt"))
+    assert [p.name for p in states] == ["epoch1.pt", "epoch2.pt"]
+    soup = tmp_path / "soup"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_DIR / "scripts" / "train_classifier.py"),
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(soup),
+            "--average",
+            *map(str, states),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    config = json.loads((soup / "coach.json").read_text())
+    assert config["training"]["averaged_from"] == ["epoch1.pt", "epoch2.pt"]
+    assert set(Classifier(soup).classify(None, "Okay.").labels) == set(LABELS)
