@@ -209,6 +209,15 @@ def test_flags_carry_evidence_from_the_turn_and_a_bank_suggestion(clf: Classifie
     assert j.suggestions["dismissive"] in bank
 
 
+def test_evidence_reads_as_a_phrase(clf: Classifier) -> None:
+    peer = "The landlord wants the deposit forms for the flat that flooded. I can't face it."
+    trainee = "Okay. Have you sent the deposit forms back yet? They take a while, so get going."
+    j = clf.classify(peer, trainee)
+    assert "missed_validation" in j.flags
+    # the span starts and ends where the question does, not a few words either side
+    assert j.evidence["missed_validation"] == "Have you sent the deposit forms back yet?"
+
+
 def test_suggestions_fit_the_peer_turn(clf: Classifier) -> None:
     grief = clf.suggest(
         "missed_validation", "My son died last spring and I still set his place at the table."

@@ -38,6 +38,17 @@ SUGGESTIONS_FILE = "suggestions.json"
 _WORD = re.compile(r"\S+")
 #: Words per window when looking for the evidence of a flag.
 EVIDENCE_WIDTH = 4
+#: A sentence up to this long can be the evidence as a whole.
+MAX_SENTENCE_WORDS = 12
+#: Evidence grows by up to this many words to start and end where a clause does.
+SNAP_WORDS = 4
+_CLAUSE_END = frozenset(".,;:?!")
+_SENTENCE_END = frozenset(".?!")
+_LEADING_WORDS_TEXT = (
+    "a an the to of in on at for with from about and or but so if that your my his her their "
+    "our this these those some any"
+)
+_LEADING_WORDS = frozenset(_LEADING_WORDS_TEXT.split())
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -237,11 +248,13 @@ class Classifier:
     def evidence(self, peer: str | None, trainee: str, flags: Sequence[str]) -> dict[str, str]:
         """For each flag, the span of the trainee's words that drives it.
 
-        Each window of up to :data:`EVIDENCE_WIDTH` words is scored by how strongly it
-        carries the flag on its own (sufficiency) plus how much removing it lowers the flag
-        (necessity); the best window grows over overlapping windows that score nearly as
-        well. Both halves are needed: a fine-tuned model is often sure of a label from
-        several redundant words, so removal alone changes nothing.
+        Each window of up to :data:`EVIDENCE_WIDTH` words, and each short sentence of a
+        turn of several, is scored by how strongly it carries the flag on its own
+        (sufficiency) plus how much removing it lowers the flag (necessity). Both halves
+        are needed: a fine-tuned model is often sure of a label from several redundant
+        words, so removal alone changes nothing. A sentence scoring nearly as well as the
+        best window is the evidence; otherwise the best window grows over overlapping
+        windows that score nearly as well and snaps to the edges of its clause.
         """
         words = _WORD.findall(trainee)
         out: dict[str, str] = {}
@@ -257,15 +270,25 @@ class Classifier:
         # Long turns step windows by two words (overlapping by half), halving the runs.
         step = 1 if len(words) <= 12 else 2
         starts = sorted({*range(0, len(words) - width + 1, step), len(words) - width})
-        kept = self._probabilities([(peer, " ".join(words[s : s + width])) for s in starts])
+        spans = [(s, s + width) for s in starts]
+        sentences = [
+            (lo, hi) for lo, hi in _sentences(words) if width < hi - lo <= MAX_SENTENCE_WORDS
+        ]
+        kept = self._probabilities([(peer, " ".join(words[lo:hi])) for lo, hi in spans + sentences])
         removed = self._probabilities(
-            [(peer, trainee)] + [(peer, " ".join(words[:s] + words[s + width :])) for s in starts]
+            [(peer, trainee)]
+            + [(peer, " ".join(words[:lo] + words[hi:])) for lo, hi in spans + sentences]
         )
         for flag in text_flags:
             col = self.heads.index(flag)
             score = kept[:, col] + (removed[0, col] - removed[1:, col])
-            best = int(np.argmax(score))
+            best = int(np.argmax(score[: len(spans)]))
             near = 0.9 * score[best]
+            if sentences:
+                top = len(spans) + int(np.argmax(score[len(spans) :]))
+                if score[top] >= near:
+                    out[flag] = " ".join(words[slice(*sentences[top - len(spans)])])
+                    continue
             # Grow over the neighbouring windows that score nearly as well (at most 2x wide).
             chosen = [best]
             for i in (best - 1, best + 1):
@@ -273,7 +296,7 @@ class Classifier:
                     chosen.append(i)
             lo = min(starts[i] for i in chosen)
             hi = min(max(starts[i] for i in chosen) + width, lo + 2 * width)
-            out[flag] = " ".join(words[lo:hi])
+            out[flag] = " ".join(words[slice(*_phrase(words, lo, hi))]).rstrip(",;:")
         return out
 
     def _load_bank(self) -> dict[str, Any]:
@@ -298,6 +321,36 @@ class Classifier:
         alternatives = self._load_bank()["labels"].get(label, {}).get("alternatives", [])
         best = choose(alternatives, context, earlier)
         return "" if best is None else str(best["text"])
+
+
+def _sentences(words: Sequence[str]) -> list[tuple[int, int]]:
+    """The [start, end) word spans of the sentences of a turn with more than one."""
+    ends = [i + 1 for i, w in enumerate(words[:-1]) if w[-1] in _SENTENCE_END]
+    if not ends:
+        return []
+    edges = [0, *ends, len(words)]
+    return list(zip(edges, edges[1:], strict=False))
+
+
+def _phrase(words: Sequence[str], lo: int, hi: int) -> tuple[int, int]:
+    """Widen ``words[lo:hi]`` to its clause's edges when they are near, so evidence reads as
+    a phrase ("have you filled out the form yet?", not "out the form yet?")."""
+    for start in range(lo, max(lo - SNAP_WORDS, 0) - 1, -1):
+        if start == 0 or words[start - 1][-1] in _CLAUSE_END:
+            lo = start
+            break
+    for end in range(hi, min(hi + SNAP_WORDS, len(words)) + 1):
+        if end == len(words) or words[end - 1][-1] in _CLAUSE_END:
+            return lo, end
+    # no clause ends soon after: drop a few words that spill into the next sentence
+    for end in range(hi - 1, max(hi - SNAP_WORDS, lo + 2) - 1, -1):
+        if words[end - 1][-1] in _SENTENCE_END:
+            return lo, end
+    # or at least do not stop on a word that leads into the next ("at least you have a")
+    for _ in range(2):
+        if hi < len(words) and words[hi - 1].lower() in _LEADING_WORDS:
+            hi += 1
+    return lo, hi
 
 
 def _clean(text: str | None) -> str:
