@@ -553,16 +553,22 @@ def main(argv: list[str] | None = None) -> int:
         "timing_head": timing_head,
         "suggestions_path": "assets/suggestions.json",
         "training": {
-            "seed": args.seed,
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "lr": args.lr,
-            "head_lr": args.head_lr,
-            "pooling": args.pooling,
-            "consistency": args.consistency,
+            # the runs' own settings are in their coach.json files
+            **(
+                {"averaged_from": [str(p) for p in args.average], "pooling": args.pooling}
+                if args.average
+                else {
+                    "seed": args.seed,
+                    "epochs": args.epochs,
+                    "batch_size": args.batch_size,
+                    "lr": args.lr,
+                    "head_lr": args.head_lr,
+                    "pooling": args.pooling,
+                    "consistency": args.consistency,
+                    "average_last": args.average_last,
+                }
+            ),
             "threshold_shrink": args.threshold_shrink,
-            "average_last": args.average_last,
-            "averaged_from": [p.name for p in args.average or ()],
             "train_items": len(train_set),
             "train_rows": len(rows),
             "dev_items": len(dev),

@@ -183,7 +183,7 @@ def test_invariance_to_recogniser_text_and_fillers(clf: Classifier) -> None:
     same_plain = np.mean([a == b for a, b in zip(base, plain, strict=True)])
     same_fillers = np.mean([a == b for a, b in zip(base, fillers, strict=True)])
     assert same_plain >= 0.95, same_plain
-    assert same_fillers >= 0.95, same_fillers  # 0.966 on the whole test split (MODELS.md)
+    assert same_fillers >= 0.95, same_fillers  # 0.954 on the whole test split (MODELS.md)
 
 
 def test_interruption_needs_timing_and_spares_backchannels(clf: Classifier) -> None:

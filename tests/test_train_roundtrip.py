@@ -81,5 +81,5 @@ def test_rebuild_on_a_tiny_corpus(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     config = json.loads((soup / "coach.json").read_text())
-    assert config["training"]["averaged_from"] == ["epoch1.pt", "epoch2.pt"]
+    assert config["training"]["averaged_from"] == [str(p) for p in states]
     assert set(Classifier(soup).classify(None, "Okay.").labels) == set(LABELS)
