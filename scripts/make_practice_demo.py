@@ -55,7 +55,7 @@ TURNS: tuple[DemoTurn, ...] = (
         "dismissive: silver-lining too soon; Rosa should withdraw or go quiet",
     ),
     DemoTurn(
-        "I'm sorry, that came out wrong. You lost your home, and it's okay to be sad about that.",
+        "I'm sorry, that came out wrong. You lost your home, and it's okay to feel sad about that.",
         "repair: validation after the dismissal",
     ),
     DemoTurn(
