@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from voicecoach.classify.model import Classifier, Exchange
 from voicecoach.classify.suggest import EARLIER_PEER_LINES
-from voicecoach.turns import peer_context, timing_for
+from voicecoach.turns import earlier_peer_turns, peer_context, timing_for
 from voicecoach.types import Timing, Turn, TurnJudgement, Utterance
 
 #: The peer counts as having kept talking when they spoke this long after the trainee stopped.
@@ -31,7 +31,7 @@ def judge(
         peer = peer_context(utterances, i)
         timing = timing_for(u, peer) if peer is not None else None
         context[i] = (peer, timing)
-        earlier = _earlier_peer_turns(utterances, i) if peer else ()
+        earlier = earlier_peer_turns(utterances, i, EARLIER_PEER_LINES) if peer else ()
         exchanges.append(Exchange(u.text, peer.text if peer else None, timing, earlier))
     judgements = iter(classifier.classify_batch(exchanges, explain=explain))
     turns = []
@@ -45,19 +45,6 @@ def judge(
             judgement = _not_a_reply(judgement)
         turns.append(Turn(i, u, judgement, timing))
     return turns
-
-
-def _earlier_peer_turns(utterances: Sequence[Utterance], index: int) -> tuple[str, ...]:
-    """The peer's turns before the one trainee turn ``index`` answers, most recent last.
-
-    The answered turn is the peer speech since the trainee's previous turn (as in
-    :func:`~voicecoach.turns.peer_context`), or else the last peer utterance.
-    """
-    peers = [j for j in range(index) if utterances[j].speaker == "peer" and utterances[j].text]
-    previous = max((j for j in range(index) if utterances[j].speaker == "trainee"), default=-1)
-    answered = [j for j in peers if j > previous] or peers[-1:]
-    before = [utterances[j].text for j in peers if j < (answered[0] if answered else index)]
-    return tuple(before[-EARLIER_PEER_LINES:])
 
 
 def _peer_kept_talking(trainee: Utterance, peer: Utterance) -> bool:

@@ -109,6 +109,30 @@ def timing_for(trainee: Utterance, peer: Utterance | None) -> Timing | None:
     return Timing(gap_s=gap, overlap_s=overlap, peer_complete=complete)
 
 
+def _answered(utterances: Sequence[Utterance], index: int) -> list[int]:
+    """Indices of the utterances the trainee turn at ``index`` answers, in order: all since
+    the trainee's previous turn, or else the last peer utterance."""
+    since: list[int] = []
+    for j in range(index - 1, -1, -1):
+        if utterances[j].speaker == "trainee":
+            break
+        since.append(j)
+    if since:
+        return since[::-1]
+    # Overlapping speech can order a backchannel right after the peer's start.
+    earlier = [j for j in range(index) if utterances[j].speaker == "peer"]
+    return earlier[-1:]
+
+
+def earlier_peer_turns(utterances: Sequence[Utterance], index: int, n: int) -> tuple[str, ...]:
+    """The texts of up to ``n`` peer utterances before those the trainee turn at ``index``
+    answers (see :func:`peer_context`), most recent last."""
+    answered = _answered(utterances, index)
+    first = answered[0] if answered else index
+    before = [u.text for u in utterances[:first] if u.speaker == "peer" and u.text]
+    return tuple(before[-n:]) if n else ()
+
+
 def peer_context(utterances: Sequence[Utterance], index: int) -> Utterance | None:
     """The peer speech the trainee turn at ``index`` answers, as one utterance.
 
@@ -116,18 +140,9 @@ def peer_context(utterances: Sequence[Utterance], index: int) -> Utterance | Non
     one, with only the words said before the trainee began.
     """
     trainee = utterances[index]
-    peers: list[Utterance] = []
-    for u in reversed(utterances[:index]):
-        if u.speaker == "trainee":
-            break
-        peers.append(u)
+    peers = [utterances[j] for j in _answered(utterances, index)]
     if not peers:
-        # Overlapping speech can order a backchannel right after the peer's start.
-        earlier = [u for u in utterances[:index] if u.speaker == "peer"]
-        if not earlier:
-            return None
-        peers = [earlier[-1]]
-    peers.reverse()
+        return None
     words = tuple(
         w for u in peers for w in u.words if trainee.start_s is None or w.start_s < trainee.start_s
     )
