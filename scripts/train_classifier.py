@@ -274,12 +274,11 @@ def train(rows, enc_dir: Path, args) -> Any:  # type: ignore[no-untyped-def]
                     f"epoch {epoch + 1} step {step}/{total} loss {running / 50:.4f} ({time.time() - t0:.0f}s)"
                 )
                 running = 0.0
-        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if args.save_state:
             args.save_state.mkdir(parents=True, exist_ok=True)
-            torch.save(state, args.save_state / f"epoch{epoch + 1}.pt")
-        if epoch >= args.epochs - args.average_last:
-            kept.append(state)
+            torch.save(model.state_dict(), args.save_state / f"epoch{epoch + 1}.pt")
+        if args.average_last > 1 and epoch >= args.epochs - args.average_last:
+            kept.append({k: v.detach().clone() for k, v in model.state_dict().items()})
     if len(kept) > 1:
         model.load_state_dict(average_states(kept))
         log(f"weights averaged over the last {len(kept)} epochs")

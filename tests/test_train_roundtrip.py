@@ -17,6 +17,13 @@ from voicecoach.paths import ASSETS_DIR, PROJECT_DIR
 pytest.importorskip("torch", reason="training needs the [train] extra")
 
 
+def _rebuild(corpus: Path, out: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """Run the rebuild script on ``corpus`` into ``out``."""
+    script = PROJECT_DIR / "scripts" / "train_classifier.py"
+    command = [sys.executable, str(script), "--corpus", str(corpus), "--out", str(out), *options]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
 def test_rebuild_on_a_tiny_corpus(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -26,28 +33,11 @@ def test_rebuild_on_a_tiny_corpus(tmp_path: Path) -> None:
     timing = load_jsonl(ASSETS_DIR / "corpus" / "timing.jsonl")[:64]
     (corpus / "timing.jsonl").write_text("".join(json.dumps(r) + "\n" for r in timing))
     out = tmp_path / "model"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(PROJECT_DIR / "scripts" / "train_classifier.py"),
-            "--corpus",
-            str(corpus),
-            "--out",
-            str(out),
-            "--epochs",
-            "2",
-            "--max-steps",
-            "3",
-            "--batch-size",
-            "8",
-            "--average-last",
-            "2",
-            "--save-state",
-            str(tmp_path / "states"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    proc = _rebuild(
+        corpus,
+        out,
+        *("--epochs", "2", "--max-steps", "3", "--batch-size", "8"),
+        *("--average-last", "2", "--save-state", str(tmp_path / "states")),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout)
@@ -64,21 +54,7 @@ def test_rebuild_on_a_tiny_corpus(tmp_path: Path) -> None:
     states = sorted((tmp_path / "states").glob("epoch*.pt"))
     assert [p.name for p in states] == ["epoch1.pt", "epoch2.pt"]
     soup = tmp_path / "soup"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(PROJECT_DIR / "scripts" / "train_classifier.py"),
-            "--corpus",
-            str(corpus),
-            "--out",
-            str(soup),
-            "--average",
-            *map(str, states),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = _rebuild(corpus, soup, "--average", *map(str, states))
     assert proc.returncode == 0, proc.stderr[-2000:]
     config = json.loads((soup / "coach.json").read_text())
     assert config["training"]["averaged_from"] == [str(p) for p in states]

@@ -274,10 +274,10 @@ class Classifier:
         sentences = [
             (lo, hi) for lo, hi in _sentences(words) if width < hi - lo <= MAX_SENTENCE_WORDS
         ]
-        kept = self._probabilities([(peer, " ".join(words[lo:hi])) for lo, hi in spans + sentences])
+        candidates = spans + sentences
+        kept = self._probabilities([(peer, " ".join(words[lo:hi])) for lo, hi in candidates])
         removed = self._probabilities(
-            [(peer, trainee)]
-            + [(peer, " ".join(words[:lo] + words[hi:])) for lo, hi in spans + sentences]
+            [(peer, trainee)] + [(peer, " ".join(words[:lo] + words[hi:])) for lo, hi in candidates]
         )
         for flag in text_flags:
             col = self.heads.index(flag)
