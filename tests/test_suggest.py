@@ -11,7 +11,7 @@ import json
 import pytest
 
 from voicecoach.classify import Classifier
-from voicecoach.classify.suggest import choose, topic_tags
+from voicecoach.classify.suggest import _same_reply, choose, topic_tags
 from voicecoach.paths import ASSETS_DIR
 from voicecoach.pipeline import judge
 from voicecoach.types import Utterance
@@ -33,6 +33,12 @@ def _tags(label: str, context: str, earlier: tuple[str, ...] = ()) -> set[str]:
 def test_a_whole_word_stem_does_not_match_a_longer_word() -> None:
     assert "fire" not in topic_tags("I got fired from the warehouse.")
     assert "fire" in topic_tags("The fire took the whole top floor.")
+
+
+def test_passing_a_test_is_not_a_death() -> None:
+    assert "grief" not in topic_tags("I passed my GED today!")
+    assert "pride" in topic_tags("I passed my GED today!")
+    assert "grief" in topic_tags("My mom passed last spring and I still set out two cups.")
 
 
 @pytest.mark.parametrize("label", RISKS)
@@ -85,3 +91,23 @@ def test_the_pipeline_passes_the_earlier_peer_turns() -> None:
         if {"fire", "paperwork"} & set(a["tags"])
     }
     assert logistics.suggestions["missed_validation"] in fits
+
+
+def test_two_flags_on_one_turn_get_two_different_replies() -> None:
+    # Alone, both banks' best fit for a milestone is the same "you sound proud" reply.
+    milestone = "I finished the whole training program today. I'm honestly really proud of myself."
+    alone = {
+        label: choose(BANK[label]["alternatives"], milestone)
+        for label in ("missed_validation", "clinical_focus")
+    }
+    assert all(alone.values())
+    assert _same_reply(alone["missed_validation"]["text"], alone["clinical_focus"]["text"])  # type: ignore[index]
+    clf = Classifier.load()
+    judgement = clf.classify(milestone, "Great. How many meetings a week are you doing now?")
+    assert {"missed_validation", "clinical_focus"} <= set(judgement.flags)
+    replies = list(judgement.suggestions.values())
+    assert len(replies) == len(judgement.flags)
+    assert not any(_same_reply(a, b) for i, a in enumerate(replies) for b in replies[i + 1 :])
+    # The first flag keeps its best fit; the second takes its next-best instead of a repeat.
+    assert judgement.suggestions["missed_validation"] == alone["missed_validation"]["text"]  # type: ignore[index]
+    assert judgement.suggestions["clinical_focus"] != alone["clinical_focus"]["text"]  # type: ignore[index]

@@ -648,9 +648,7 @@ class PracticeSession:
         if not judgement.flags:
             return judgement
         evidence = self.classifier.evidence(peer, text, judgement.flags)
-        suggestions = {
-            f: self.classifier.suggest(f, peer or text, earlier) for f in judgement.flags
-        }
+        suggestions = self.classifier.suggestions(judgement.flags, peer or text, earlier)
         return dataclasses.replace(judgement, evidence=evidence, suggestions=suggestions)
 
     # -- main-thread bookkeeping -------------------------------------------------------------

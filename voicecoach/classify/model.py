@@ -240,8 +240,7 @@ class Classifier:
         suggestions: dict[str, str] = {}
         if explain and flags:
             evidence = self.evidence(peer, trainee, flags)
-            for flag in flags:
-                suggestions[flag] = self.suggest(flag, peer or trainee, item.earlier)
+            suggestions = self.suggestions(flags, peer or trainee, item.earlier)
         return TurnJudgement(labels, flags, strengths, evidence, suggestions)
 
     # -- feedback ----------------------------------------------------------------------
@@ -313,13 +312,25 @@ class Classifier:
         entry = bank["labels"].get(label) or bank.get("strengths", {}).get(label) or {}
         return str(entry.get("explanation", ""))
 
-    def suggest(self, label: str, context: str, earlier: Sequence[str] = ()) -> str:
+    def suggestions(
+        self, flags: Sequence[str], context: str, earlier: Sequence[str] = ()
+    ) -> dict[str, str]:
+        """A better reply for each flag on one turn, no two of them the same advice."""
+        out: dict[str, str] = {}
+        for flag in flags:
+            out[flag] = self.suggest(flag, context, earlier, avoid=tuple(out.values()))
+        return out
+
+    def suggest(
+        self, label: str, context: str, earlier: Sequence[str] = (), avoid: Sequence[str] = ()
+    ) -> str:
         """The bank's better reply for ``label`` that best fits ``context`` (the peer's turn).
 
         ``earlier`` (the peer's turns before it, most recent last) also counts, for less.
+        A reply that repeats one in ``avoid`` (suggested for another flag) is a last resort.
         """
         alternatives = self._load_bank()["labels"].get(label, {}).get("alternatives", [])
-        best = choose(alternatives, context, earlier)
+        best = choose(alternatives, context, earlier, avoid)
         return "" if best is None else str(best["text"])
 
 

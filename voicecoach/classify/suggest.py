@@ -23,7 +23,12 @@ TOPIC_STEMS: dict[str, tuple[str, ...]] = {
         "died",
         "death",
         "dead",
-        "passed",
+        "passed away",
+        "passed on",
+        "he passed",
+        "she passed",
+        "mom passed",
+        "dad passed",
         "funeral",
         "grave",
         "miss",
@@ -246,6 +251,9 @@ TOPIC_STEMS: dict[str, tuple[str, ...]] = {
 #: How many of the peer's turns before the one answered still shape the suggestion.
 EARLIER_PEER_LINES = 2
 
+#: Word overlap (Jaccard) at which two replies read as the same advice given twice.
+SAME_REPLY_OVERLAP = 0.3
+
 _WORD = re.compile(r"[a-z']+")
 _STOP_WORDS = (
     "i me my you your the a an and or but to of in on at for with is am are was were be been "
@@ -274,14 +282,24 @@ def _content(text: str) -> list[str]:
     return [w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2]
 
 
+def _same_reply(a: str, b: str) -> bool:
+    wa, wb = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
+    return len(wa & wb) >= SAME_REPLY_OVERLAP * max(1, len(wa | wb))
+
+
 def choose(
-    alternatives: Sequence[dict[str, Any]], context: str, earlier: Sequence[str] = ()
+    alternatives: Sequence[dict[str, Any]],
+    context: str,
+    earlier: Sequence[str] = (),
+    avoid: Sequence[str] = (),
 ) -> dict[str, Any] | None:
     """The alternative that best fits ``context`` (the peer's turn), or None when empty.
 
     Tags of ``context`` decide first. ``earlier`` (the peer's turns before it, most recent
     last) breaks ties, and decides alone when ``context`` names no situation ("Mm. Yeah.");
     the nearer a turn, the more it counts. Word overlap with the situation text comes last.
+    An alternative that reads like one of the replies in ``avoid`` (already suggested for
+    another flag on the same turn) loses to any other that fits the last turn as well.
     """
     if not alternatives:
         return None
@@ -305,8 +323,10 @@ def choose(
         weight = sum(words[w] * math.log((len(docs) + 1) / (df[w] + 1)) for w in shared)
         return weight / (1.0 + len(doc))
 
-    def fit(i: int) -> tuple[int, float, float, int]:
+    def fit(i: int) -> tuple[int, bool, float, float, int]:
         tags = set(alternatives[i].get("tags", ()))
-        return (len(tags & now), sum(before.get(t, 0.0) for t in tags), overlap(docs[i]), -i)
+        fresh = not any(_same_reply(alternatives[i]["text"], said) for said in avoid)
+        before_fit = sum(before.get(t, 0.0) for t in tags)
+        return (len(tags & now), fresh, before_fit, overlap(docs[i]), -i)
 
     return alternatives[max(range(len(alternatives)), key=fit)]
