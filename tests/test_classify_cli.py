@@ -71,23 +71,37 @@ def test_bad_lines_get_error_objects_and_processing_continues(monkeypatch, capsy
             json.dumps({"trainee": "ok", "peer": 7}),
             json.dumps({"trainee": "ok", "gap_s": "soon"}),
             json.dumps({"trainee": "ok", "gap_s": 0.2, "peer_complete": "yes"}),
+            json.dumps({"trainee": "ok", "peer": "Mm.", "earlier": "The fire took it all."}),
             "",
             json.dumps({"trainee": "What was that like for you?", "peer": "It was a lot."}),
         ]
     )
     code, out, err = run_cli([], text, monkeypatch, capsys)
     assert code == 1
-    assert len(out) == 8  # the blank line is skipped, every other line answered in order
-    errors = out[:7]
-    assert [e["line"] for e in errors] == [1, 2, 3, 4, 5, 6, 7]
+    assert len(out) == 9  # the blank line is skipped, every other line answered in order
+    errors = out[:8]
+    assert [e["line"] for e in errors] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert all(e["error"].startswith(f"line {e['line']}: ") for e in errors)
     assert "not valid JSON" in errors[0]["error"]
     assert "trainee" in errors[1]["error"]
     assert "peer" in errors[4]["error"]
     assert "gap_s" in errors[5]["error"]
     assert "peer_complete" in errors[6]["error"]
-    assert "labels" in out[7]
-    assert "7 of 8 lines failed" in err
+    assert "earlier" in errors[7]["error"]
+    assert "labels" in out[8]
+    assert "8 of 9 lines failed" in err
+
+
+def test_earlier_peer_turns_shape_the_suggestion_not_the_labels(monkeypatch, capsys) -> None:
+    base = {"peer": "I just keep going over it.", "trainee": "Anyway, any plans for the weekend?"}
+    fire = ["The fire took the house. The adjuster wants a receipt for everything that burned."]
+    lines = [base, {**base, "earlier": fire}]
+    code, out, err = run_cli([], "\n".join(json.dumps(x) for x in lines), monkeypatch, capsys)
+    assert code == 0, err
+    assert out[0]["labels"] == out[1]["labels"]
+    assert out[1]["earlier"] == fire  # kept like every input field
+    flag = out[1]["flags"][0]
+    assert out[0]["suggestions"][flag] != out[1]["suggestions"][flag]
 
 
 def test_reads_a_file_argument(tmp_path: Path, capsys) -> None:

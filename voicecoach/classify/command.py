@@ -15,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="judge trainee turns given as JSON lines",
         description=(
             'Read JSON lines with "trainee" and optional "peer", "gap_s", "overlap_s", '
-            '"peer_complete" (other fields are kept) and write one JSON line per input line '
+            '"peer_complete" and "earlier" (the peer\'s turns before "peer", which help choose '
+            "suggestions; other fields are kept) and write one JSON line per input line "
             "with labels, flags, strengths, evidence and suggestions."
         ),
     )

@@ -55,7 +55,10 @@ def parse_line(text: str) -> tuple[dict[str, Any], Exchange]:
         elif not isinstance(complete, bool):
             raise LineError('"peer_complete" must be true or false')
         timing = Timing(gap, overlap, complete)
-    return record, Exchange(trainee, peer, timing)
+    earlier = record.get("earlier", [])
+    if not isinstance(earlier, list) or not all(isinstance(t, str) for t in earlier):
+        raise LineError('"earlier" must be a list of the peer\'s earlier turns (strings)')
+    return record, Exchange(trainee, peer, timing, tuple(earlier))
 
 
 def _number(record: dict[str, Any], key: str, default: float | None) -> float | None:
