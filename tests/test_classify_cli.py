@@ -93,7 +93,7 @@ def test_bad_lines_get_error_objects_and_processing_continues(monkeypatch, capsy
 
 
 def test_earlier_peer_turns_shape_the_suggestion_not_the_labels(monkeypatch, capsys) -> None:
-    base = {"peer": "I just keep going over it.", "trainee": "Anyway, any plans for the weekend?"}
+    base = {"peer": "I just feel so awful about all of it.", "trainee": "Anyway, any plans?"}
     fire = ["The fire took the house. The adjuster wants a receipt for everything that burned."]
     lines = [base, {**base, "earlier": fire}]
     code, out, err = run_cli([], "\n".join(json.dumps(x) for x in lines), monkeypatch, capsys)
