@@ -11,7 +11,7 @@ import json
 import pytest
 
 from voicecoach.classify import Classifier
-from voicecoach.classify.suggest import _same_reply, choose, topic_tags
+from voicecoach.classify.suggest import choose, same_reply, topic_tags
 from voicecoach.paths import ASSETS_DIR
 from voicecoach.pipeline import judge
 from voicecoach.types import Utterance
@@ -101,13 +101,13 @@ def test_two_flags_on_one_turn_get_two_different_replies() -> None:
         for label in ("missed_validation", "clinical_focus")
     }
     assert all(alone.values())
-    assert _same_reply(alone["missed_validation"]["text"], alone["clinical_focus"]["text"])  # type: ignore[index]
+    assert same_reply(alone["missed_validation"]["text"], alone["clinical_focus"]["text"])  # type: ignore[index]
     clf = Classifier.load()
     judgement = clf.classify(milestone, "Great. How many meetings a week are you doing now?")
     assert {"missed_validation", "clinical_focus"} <= set(judgement.flags)
     replies = list(judgement.suggestions.values())
     assert len(replies) == len(judgement.flags)
-    assert not any(_same_reply(a, b) for i, a in enumerate(replies) for b in replies[i + 1 :])
+    assert not any(same_reply(a, b) for i, a in enumerate(replies) for b in replies[i + 1 :])
     # The first flag keeps its best fit; the second takes its next-best instead of a repeat.
     assert judgement.suggestions["missed_validation"] == alone["missed_validation"]["text"]  # type: ignore[index]
     assert judgement.suggestions["clinical_focus"] != alone["clinical_focus"]["text"]  # type: ignore[index]

@@ -327,7 +327,8 @@ class Classifier:
         """The bank's better reply for ``label`` that best fits ``context`` (the peer's turn).
 
         ``earlier`` (the peer's turns before it, most recent last) also counts, for less.
-        A reply that repeats one in ``avoid`` (suggested for another flag) is a last resort.
+        A reply that repeats one in ``avoid`` (suggested for another flag) loses to any other
+        that fits the peer's turn as well.
         """
         alternatives = self._load_bank()["labels"].get(label, {}).get("alternatives", [])
         best = choose(alternatives, context, earlier, avoid)

@@ -282,7 +282,8 @@ def _content(text: str) -> list[str]:
     return [w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2]
 
 
-def _same_reply(a: str, b: str) -> bool:
+def same_reply(a: str, b: str) -> bool:
+    """Whether two replies share enough words to read as the same advice given twice."""
     wa, wb = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
     return len(wa & wb) >= SAME_REPLY_OVERLAP * max(1, len(wa | wb))
 
@@ -325,7 +326,7 @@ def choose(
 
     def fit(i: int) -> tuple[int, bool, float, float, int]:
         tags = set(alternatives[i].get("tags", ()))
-        fresh = not any(_same_reply(alternatives[i]["text"], said) for said in avoid)
+        fresh = not any(same_reply(alternatives[i]["text"], said) for said in avoid)
         before_fit = sum(before.get(t, 0.0) for t in tags)
         return (len(tags & now), fresh, before_fit, overlap(docs[i]), -i)
 
